@@ -1,0 +1,148 @@
+/**
+ * The on-storage format `stowage.backup/v1` (documented in docs/format.md).
+ *
+ * A backup is the objects under one prefix:
+ *   <prefix>chunk-000001 ...   payloads: the changed, non-zero blocks of one chunk region, concatenated, compressed
+ *   <prefix>sha256              the sha256 of every block of the volume (binary, see below), written after the chunks
+ *   <prefix>metadata            JSON describing everything, written last: a backup without it is incomplete
+ */
+import { InvalidBackupError } from '../errors/errors.js';
+import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from './compression.js';
+import { DIGEST_BYTES, type BlockRun } from './blocks.js';
+
+export const BACKUP_FORMAT_V1 = 'stowage.backup/v1';
+export const SHA256_OBJECT_MAGIC = 'stowage.sha256/v1';
+
+export const METADATA_OBJECT = 'metadata';
+export const SHA256_OBJECT = 'sha256';
+
+export function chunkObjectName(sequence: number): string {
+  return `chunk-${String(sequence).padStart(6, '0')}`;
+}
+
+/** Where a backup's objects live. The default prefix keeps a volume's backups together, one folder each. */
+export interface BackupLocation {
+  readonly container: string;
+  /** Ends with `/`. */
+  readonly prefix: string;
+}
+
+export function defaultBackupPrefix(volumeId: string, backupId: string): string {
+  return `volume_${volumeId}/backup_${backupId}/`;
+}
+
+export interface StoredObjectRecord {
+  /** Key relative to the backup's prefix. */
+  readonly name: string;
+  readonly compression: CompressionAlgorithm;
+  readonly storedLength: number;
+  readonly rawLength: number;
+  /** Hex sha256 of the stored (compressed) bytes. */
+  readonly sha256: string;
+  /** The blocks this object holds, in payload order. */
+  readonly runs: BlockRun[];
+}
+
+export interface BackupMetadata {
+  readonly format: typeof BACKUP_FORMAT_V1;
+  readonly backupId: string;
+  readonly volumeId: string;
+  /** The backup this one is an incremental of; null for a full backup. */
+  readonly parent: (BackupLocation & { readonly backupId: string }) | null;
+  readonly createdAt: string;
+  readonly volumeSize: number;
+  readonly blockSize: number;
+  readonly chunkSize: number;
+  readonly objects: StoredObjectRecord[];
+  /** Blocks this backup records as all-zero (restored as holes). */
+  readonly zeroRuns: BlockRun[];
+  readonly sha256Object: { readonly name: string; readonly length: number; readonly sha256: string };
+  readonly stats: {
+    /** Bytes of the volume this backup stored (changed, non-zero blocks, before compression). */
+    readonly changedBytes: number;
+    /** Bytes written to the storage: chunk objects plus the sha256 object (metadata excluded). */
+    readonly storedBytes: number;
+  };
+  /** Opaque caller data (volume metadata, notes); not interpreted by the engine. */
+  readonly extra: Record<string, unknown>;
+}
+
+export function serializeMetadata(metadata: BackupMetadata): Buffer {
+  return Buffer.from(JSON.stringify(metadata));
+}
+
+export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (cause) {
+    throw new InvalidBackupError(`backup metadata ${where} is not valid JSON`, { cause });
+  }
+  const metadata = value as Partial<BackupMetadata> | null;
+  if (metadata === null || typeof metadata !== 'object') {
+    throw new InvalidBackupError(`backup metadata ${where} is not an object`);
+  }
+  if (metadata.format !== BACKUP_FORMAT_V1) {
+    throw new InvalidBackupError(
+      `backup metadata ${where} has format ${JSON.stringify(metadata.format)}; this version of Stowage reads ${BACKUP_FORMAT_V1}`,
+    );
+  }
+  const numbers = ['volumeSize', 'blockSize', 'chunkSize'] as const;
+  for (const key of numbers) {
+    if (!Number.isSafeInteger(metadata[key]) || (metadata[key] as number) < 0) {
+      throw new InvalidBackupError(`backup metadata ${where}: field ${key} is missing or not a non-negative integer`);
+    }
+  }
+  if (!Array.isArray(metadata.objects) || !Array.isArray(metadata.zeroRuns) || metadata.sha256Object === undefined) {
+    throw new InvalidBackupError(`backup metadata ${where}: objects, zeroRuns or sha256Object missing`);
+  }
+  for (const record of metadata.objects) {
+    if (!COMPRESSION_ALGORITHMS.includes(record.compression)) {
+      throw new InvalidBackupError(
+        `backup metadata ${where}: object ${record.name} uses unknown compression ${JSON.stringify(record.compression)}`,
+      );
+    }
+  }
+  return metadata as BackupMetadata;
+}
+
+/**
+ * The sha256 object: a one-line JSON header, a newline, then one 32-byte digest per block.
+ * Binary digests are half the size of Cinder's hex JSON list and need no parsing.
+ */
+export interface Sha256Header {
+  readonly format: typeof SHA256_OBJECT_MAGIC;
+  readonly backupId: string;
+  readonly volumeSize: number;
+  readonly blockSize: number;
+  readonly blocks: number;
+}
+
+export function serializeSha256Object(header: Sha256Header, digests: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), digests]);
+}
+
+export function parseSha256Object(bytes: Buffer, where: string): { header: Sha256Header; digests: Buffer } {
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0) throw new InvalidBackupError(`sha256 object ${where} has no header line`);
+  let header: Sha256Header;
+  try {
+    header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as Sha256Header;
+  } catch (cause) {
+    throw new InvalidBackupError(`sha256 object ${where} has an unreadable header`, { cause });
+  }
+  if (header.format !== SHA256_OBJECT_MAGIC) {
+    throw new InvalidBackupError(`sha256 object ${where} has format ${JSON.stringify(header.format)}, expected ${SHA256_OBJECT_MAGIC}`);
+  }
+  const digests = bytes.subarray(newline + 1);
+  if (digests.length !== header.blocks * DIGEST_BYTES) {
+    throw new InvalidBackupError(
+      `sha256 object ${where} holds ${digests.length / DIGEST_BYTES} digests, its header says ${header.blocks}`,
+    );
+  }
+  return { header, digests };
+}
+
+export function blockCount(volumeSize: number, blockSize: number): number {
+  return Math.ceil(volumeSize / blockSize);
+}
