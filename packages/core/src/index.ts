@@ -7,3 +7,4 @@ export * from './engine/format.js';
 export * from './engine/volume-io.js';
 export * from './engine/task-window.js';
 export * from './engine/backup-engine.js';
+export * from './lifecycle/index.js';

@@ -1,0 +1,275 @@
+import {
+  AbortedError,
+  bodyParts,
+  StorageUnavailableError,
+  throwIfAborted,
+  type CallOptions,
+  type DriverCapabilities,
+  type DriverContext,
+  type ObjectBody,
+  type PutBody,
+  type PutObjectOptions,
+  type StorageDriver,
+} from '@stowage/core';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, type Dirent } from 'node:fs';
+import { mkdir, open, opendir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { addAbortSignal } from 'node:stream';
+import type { PosixOptions } from './posix-config.js';
+import { describeFsError, errnoOf, mapObjectError, setupError } from './posix-errors.js';
+
+const FILE_MODE = 0o660;
+const DIR_MODE = 0o770;
+/** Fan-out folders are named `@xx`; `@` cannot start a key segment, so they never clash with key folders. */
+const FANOUT_MARK = '@';
+const TEMP_MARK = '.stowage-tmp-';
+
+/**
+ * Objects as files: `<path>/<container>/<key folders>/@<xx>/<key basename>`. The `@xx` level (the first byte of
+ * the basename's sha256) spreads a backup's chunks over up to 256 folders, so no folder grows huge, while a key's
+ * own folders stay intact and listing a backup's prefix reads only that backup's folder.
+ * Writes go to a temp file, are fsynced, renamed into place and the folder fsynced: atomic and durable.
+ */
+export class PosixStore implements StorageDriver {
+  readonly driverName = 'posix';
+  readonly capabilities: DriverCapabilities = {
+    maxObjectSize: 4 * 1024 * 1024 * 1024,
+    preferredConcurrency: 4,
+    atomicPut: true,
+    canCreateContainer: true,
+    verifiesPutChecksum: false,
+  };
+  readonly defaultContainer: string;
+  readonly #options: PosixOptions;
+  readonly #backend: string;
+
+  constructor(options: PosixOptions, context: DriverContext) {
+    this.#options = options;
+    this.#backend = context.backendName;
+    this.defaultContainer = options.container;
+  }
+
+  async doSetup(options?: CallOptions): Promise<void> {
+    const root = this.#options.path;
+    let info = await stat(root).catch((error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw setupError(this.#backend, `cannot use backup path ${describeFsError(root, error)}`, error);
+    });
+    if (info === undefined) {
+      if (!this.#options.create_path) {
+        throw setupError(this.#backend, `backup path ${root} does not exist; create it or set create_path: true`);
+      }
+      await mkdir(root, { recursive: true, mode: DIR_MODE }).catch((error: unknown) => {
+        throw setupError(this.#backend, `cannot create backup path: ${describeFsError(root, error)}`, error);
+      });
+      info = await stat(root);
+    }
+    if (!info.isDirectory()) {
+      throw setupError(this.#backend, `backup path ${root} is not a folder; point path at a folder (or remove the file)`);
+    }
+    throwIfAborted(options?.signal, `setup of backend ${this.#backend}`);
+    // Permission bits say little (root ignores them; mounts can be read-only): write, read back and remove a probe.
+    const probe = join(root, `${TEMP_MARK}probe-${randomBytes(6).toString('hex')}`);
+    const token = randomBytes(16);
+    try {
+      await writeFileDurably(probe, token, this.#options.fsync);
+      if (!(await readFile(probe)).equals(token)) throw new Error('probe file read back different bytes');
+    } catch (error) {
+      throw setupError(this.#backend, `backup path is not usable: ${describeFsError(root, error)}`, error);
+    } finally {
+      await unlink(probe).catch(() => undefined);
+    }
+    await this.ensureContainer(this.defaultContainer, options).catch((error: unknown) => {
+      throw setupError(this.#backend, `cannot create container ${this.defaultContainer}: ${(error as Error).message}`, error);
+    });
+  }
+
+  async checkAvailable(options?: CallOptions): Promise<void> {
+    throwIfAborted(options?.signal, `availability check of backend ${this.#backend}`);
+    const root = this.#options.path;
+    try {
+      const info = await stat(root);
+      if (!info.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+      const handle = await open(root, constants.O_RDONLY | constants.O_DIRECTORY);
+      await handle.close();
+    } catch (error) {
+      throw new StorageUnavailableError(`backend ${this.#backend}: backup path ${describeFsError(root, error)}`, {
+        cause: error,
+        backend: this.#backend,
+      });
+    }
+  }
+
+  async ensureContainer(container: string, options?: CallOptions): Promise<void> {
+    throwIfAborted(options?.signal, `ensure container ${container}`);
+    const path = this.#containerPath(container);
+    await mkdir(path, { recursive: true, mode: DIR_MODE }).catch((error: unknown) => {
+      throw mapObjectError(error, 'create container', this.#ref(container, ''), path);
+    });
+  }
+
+  async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
+    const ref = this.#ref(container, key);
+    const path = this.#objectPath(container, key);
+    const temp = `${dirname(path)}/${TEMP_MARK}${randomBytes(6).toString('hex')}`;
+    let handle: FileHandle | undefined;
+    try {
+      throwIfAborted(options.signal, `put ${container}/${key}`);
+      handle = await openForCreate(temp);
+      let length = 0;
+      for await (const part of bodyParts(body)) {
+        throwIfAborted(options.signal, `put ${container}/${key}`);
+        length += part.length;
+        await writeAll(handle, part);
+      }
+      if (length !== options.length) {
+        throw new Error(`body had ${length} bytes, ${options.length} were announced`);
+      }
+      if (this.#options.fsync) await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(temp, path);
+      if (this.#options.fsync) await syncFolder(dirname(path));
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      await this.#removeEmptyFolders(dirname(temp), container);
+      if (AbortedError.isInstance(error)) throw error;
+      throw mapObjectError(error, 'put', ref, path);
+    }
+  }
+
+  async getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody> {
+    throwIfAborted(options?.signal, `get ${container}/${key}`);
+    const path = this.#objectPath(container, key);
+    const handle = await open(path, 'r').catch((error: unknown) => {
+      throw mapObjectError(error, 'get', this.#ref(container, key), path);
+    });
+    const stream = handle.createReadStream({ highWaterMark: 1024 * 1024 });
+    if (options?.signal) addAbortSignal(options.signal, stream);
+    return stream;
+  }
+
+  async deleteObject(container: string, key: string, options?: CallOptions): Promise<void> {
+    throwIfAborted(options?.signal, `delete ${container}/${key}`);
+    const path = this.#objectPath(container, key);
+    try {
+      await unlink(path);
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return;
+      throw mapObjectError(error, 'delete', this.#ref(container, key), path);
+    }
+    await this.#removeEmptyFolders(dirname(path), container);
+  }
+
+  /** Remove folders left empty (fan-out, then the key's own folders), stopping at the container. */
+  async #removeEmptyFolders(from: string, container: string): Promise<void> {
+    const stop = this.#containerPath(container);
+    for (let folder = from; folder.length > stop.length; folder = dirname(folder)) {
+      if (!(await rmdir(folder).then(() => true, () => false))) break;
+    }
+  }
+
+  async *listObjects(container: string, prefix: string, options?: CallOptions): AsyncIterable<string> {
+    const cut = prefix.lastIndexOf('/');
+    const keyFolder = cut < 0 ? '' : prefix.slice(0, cut + 1);
+    validateKey(keyFolder === '' ? 'x' : `${keyFolder}x`);
+    const start = join(this.#containerPath(container), keyFolder);
+    for await (const key of walk(start, keyFolder, options?.signal)) {
+      if (key.startsWith(prefix)) yield key;
+    }
+  }
+
+  #containerPath(container: string): string {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(container)) {
+      throw new StorageUnavailableError(`backend ${this.#backend}: container name ${JSON.stringify(container)} is not a plain folder name`);
+    }
+    return join(this.#options.path, container);
+  }
+
+  #objectPath(container: string, key: string): string {
+    validateKey(key);
+    const cut = key.lastIndexOf('/');
+    const base = key.slice(cut + 1);
+    const fanout = FANOUT_MARK + createHash('sha256').update(base).digest('hex').slice(0, 2);
+    return join(this.#containerPath(container), key.slice(0, cut + 1), fanout, base);
+  }
+
+  #ref(container: string, object: string) {
+    return { backend: this.#backend, container, object };
+  }
+}
+
+/** Keys are `/`-separated segments; none empty, `.`/`..`, or starting with `.` or `@` (reserved here). */
+function validateKey(key: string): void {
+  for (const segment of key.split('/')) {
+    if (segment === '' || segment.startsWith('.') || segment.startsWith(FANOUT_MARK) || segment.includes('\0')) {
+      throw new StorageUnavailableError(
+        `object key ${JSON.stringify(key)} cannot be stored by the posix driver: segments must be non-empty and not start with "." or "@"`,
+      );
+    }
+  }
+}
+
+/** Yields the keys stored under `folder` (whose key prefix is `keyPrefix`), descending into fan-out folders. */
+async function* walk(folder: string, keyPrefix: string, signal: AbortSignal | undefined): AsyncIterable<string> {
+  let entries: AsyncIterable<Dirent>;
+  try {
+    entries = await opendir(folder);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return;
+    throw error;
+  }
+  for await (const entry of entries) {
+    throwIfAborted(signal, `list ${folder}`);
+    if (entry.name.startsWith('.')) continue;
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) {
+      const fanout = entry.name.startsWith(FANOUT_MARK);
+      yield* walk(path, fanout ? keyPrefix : `${keyPrefix}${entry.name}/`, signal);
+    } else if (entry.isFile()) {
+      yield keyPrefix + entry.name;
+    }
+  }
+}
+
+async function openForCreate(path: string): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await open(path, 'wx', FILE_MODE);
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT' || attempt === 3) throw error;
+      // The folder is missing: a new key folder, or a concurrent delete removed it as it emptied.
+      await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const result = await handle.write(data, written, data.length - written);
+    written += result.bytesWritten;
+  }
+}
+
+async function writeFileDurably(path: string, data: Buffer, fsync: boolean): Promise<void> {
+  const handle = await open(path, 'wx', FILE_MODE);
+  try {
+    await writeAll(handle, data);
+    if (fsync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync a folder so a rename into it survives a crash. */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,16 @@
+export { runDriverContractSuite, type ContractSuiteOptions, type DriverFixture } from './contract-suite.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { failingAfterPuts } from './fault-injection.js';
+export {
+  DEFAULT_MIX,
+  SeededBytes,
+  generateVolumeFile,
+  mutateVolumeFile,
+  planRuns,
+  sha256File,
+  type GenerateVolumeOptions,
+  type MutateVolumeOptions,
+  type RunKind,
+  type VolumeMix,
+} from './volume-files.js';
+export { serverRequirement, type ServerRequirement } from './server-requirement.js';
