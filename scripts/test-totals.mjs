@@ -1,0 +1,35 @@
+// Totals the vitest JSON reports of every package into the one line CI reads: "N passed, N failed, N skipped".
+// A package that has a test script but wrote no report counts as one failure; no test at all is a failure.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const lines = [];
+for (const group of ['packages', 'apps', 'examples', 'bench']) {
+  if (!existsSync(group)) continue;
+  const folders = group === 'bench' ? ['.'] : readdirSync(group);
+  for (const folder of folders) {
+    const dir = join(group, folder);
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest) || !JSON.parse(readFileSync(manifest, 'utf8')).scripts?.test) continue;
+    const reportPath = join(dir, 'test-results.json');
+    if (!existsSync(reportPath)) {
+      failed += 1;
+      lines.push(`${dir}: no test report (the test command crashed before vitest reported)`);
+      continue;
+    }
+    const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+    // A test file that fails to load reports no tests; count it as a failure.
+    const brokenFiles = report.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
+    const skippedHere = report.numPendingTests + report.numTodoTests;
+    passed += report.numPassedTests;
+    failed += report.numFailedTests + brokenFiles;
+    skipped += skippedHere;
+    lines.push(`${dir}: ${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skippedHere} skipped`);
+  }
+}
+console.log(lines.join('\n'));
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (failed > 0 || passed === 0) process.exit(1);
