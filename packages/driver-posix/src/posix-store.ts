@@ -35,7 +35,7 @@ export class PosixStore implements StorageDriver {
   readonly driverName = 'posix';
   readonly capabilities: DriverCapabilities = {
     maxObjectSize: 4 * 1024 * 1024 * 1024,
-    preferredConcurrency: 4,
+    preferredConcurrency: 2,
     atomicPut: true,
     canCreateContainer: true,
     verifiesPutChecksum: false,

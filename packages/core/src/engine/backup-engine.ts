@@ -4,12 +4,11 @@ import {
   ConfigError,
   InvalidBackupError,
   NotFoundError,
-  describeError,
   throwIfAborted,
 } from '../errors/errors.js';
 import type { StorageDriver } from '../contract/driver.js';
-import { appendToRuns, DIGEST_BYTES, isAllZero, sha256, zeroDigest, type BlockRun } from './blocks.js';
-import { compressChunk, decompressChunk, type CompressionSettings } from './compression.js';
+import { DIGEST_BYTES, mergeRuns, sha256, zeroDigest, type BlockRun } from './blocks.js';
+import type { CompressionSettings } from './compression.js';
 import {
   BACKUP_FORMAT_V1,
   METADATA_OBJECT,
@@ -25,7 +24,8 @@ import {
   type BackupMetadata,
   type StoredObjectRecord,
 } from './format.js';
-import { readBody, TaskWindow } from './task-window.js';
+import { BufferPool, readBody, readBodyInto, TaskWindow } from './task-window.js';
+import { CodecPool, sharedCodecPool } from './codec-pool.js';
 import type { RestoreTarget, VolumeSource } from './volume-io.js';
 
 const MiB = 1024 * 1024;
@@ -45,6 +45,8 @@ export interface EngineOptions {
   readonly compression?: CompressionSettings | undefined;
   /** Chunks in flight at once (read, compressed, uploading). Bounds memory: about 2 x chunkSize each. */
   readonly concurrency?: number | undefined;
+  /** Worker threads that hash, compress and verify chunks (default: one shared pool, a worker per core). */
+  readonly codecPool?: CodecPool | undefined;
 }
 
 export interface Progress {
@@ -103,14 +105,19 @@ export class BackupEngine {
   readonly blockSize: number;
   readonly compression: CompressionSettings;
   readonly concurrency: number;
+  readonly #codec: CodecPool;
 
   constructor(options: EngineOptions) {
+    this.#codec = options.codecPool ?? sharedCodecPool();
     this.driver = options.driver;
     this.backendName = options.backendName;
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.compression = options.compression ?? DEFAULT_COMPRESSION;
-    this.concurrency = options.concurrency ?? Math.max(2, Math.min(options.driver.capabilities.preferredConcurrency, 6));
+    // Enough chunks in flight to keep every codec worker busy while one is read and one is stored, and as many
+    // uploads as the backend likes (network stores hide latency with parallel requests), within a memory bound.
+    this.concurrency =
+      options.concurrency ?? Math.min(8, Math.max(this.#codec.size + 1, options.driver.capabilities.preferredConcurrency));
     if (!Number.isSafeInteger(this.blockSize) || this.blockSize <= 0) {
       throw new ConfigError(`block size ${this.blockSize} must be a positive integer number of bytes`);
     }
@@ -139,13 +146,15 @@ export class BackupEngine {
     const blocks = blockCount(volumeSize, this.blockSize);
     const digests = Buffer.alloc(blocks * DIGEST_BYTES);
     const objects: StoredObjectRecord[] = [];
-    const zeroRuns: BlockRun[] = [];
     let changedBytes = 0;
     let storedBytes = 0;
     let bytesDone = 0;
 
-    // Chunk buffers are recycled: one per in-flight task plus the one being read.
-    const spare: Buffer[] = [];
+    // Buffers are recycled, so memory stays flat: a chunk buffer per in-flight task plus the one being read, and
+    // as many output buffers. Each owns its ArrayBuffer, so it can move to a codec worker and back without a copy.
+    const chunkBuffers = new BufferPool(this.chunkSize);
+    const outputBuffers = new BufferPool(this.chunkSize);
+    const zeroRunLists: BlockRun[][] = [];
     const window = new TaskWindow(this.concurrency);
     let written = false;
     try {
@@ -153,31 +162,43 @@ export class BackupEngine {
       for (let offset = 0; offset < volumeSize; offset += this.chunkSize) {
         throwIfAborted(signal, `backup ${request.backupId}`);
         const length = Math.min(this.chunkSize, volumeSize - offset);
-        const buffer = spare.pop() ?? Buffer.allocUnsafe(this.chunkSize);
-        const chunk = buffer.subarray(0, length);
-        const read = await source.read(chunk, offset);
+        const buffer = chunkBuffers.take(length);
+        const read = await source.read(buffer, offset);
         if (read !== length) {
+          chunkBuffers.give(buffer);
           throw new InvalidBackupError(`volume ${request.volumeId} ended at byte ${offset + read}, expected ${volumeSize}`);
         }
-        const payload = this.#selectChangedBlocks(chunk, offset / this.blockSize, digests, parentDigests, zeroRuns);
-        changedBytes += payload.bytes;
-        if (payload.runs.length === 0) {
-          spare.push(buffer);
-          bytesDone += length;
-          request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
-          continue;
-        }
-        sequence += 1;
-        const name = chunkObjectName(sequence);
-        written = true;
+        const firstBlock = offset / this.blockSize;
+        const parentSlice = parentDigests?.subarray(firstBlock * DIGEST_BYTES, (firstBlock + Math.ceil(length / this.blockSize)) * DIGEST_BYTES);
         await window.add(async () => {
+          const encoded = await this.#codec.encode({
+            chunk: buffer,
+            output: outputBuffers.take(this.chunkSize),
+            firstBlock,
+            blockSize: this.blockSize,
+            parentDigests: parentSlice === undefined ? null : Uint8Array.from(parentSlice),
+            compression: this.compression,
+          });
+          const { result, stored } = encoded;
+          // Compressed bytes live in the output buffer: the chunk buffer can take the next read while they upload.
+          if (result.storedIn === 'output') chunkBuffers.give(encoded.chunk);
+          else outputBuffers.give(encoded.output);
           try {
-            const raw = payload.parts.length === 1 ? payload.parts[0]! : Buffer.concat(payload.parts, payload.bytes);
-            const record = await this.#storeChunk(container, prefix, name, raw, payload.runs, signal);
-            objects.push(record);
-            storedBytes += record.storedLength;
+            Buffer.from(result.digests.buffer, result.digests.byteOffset, result.digests.byteLength).copy(digests, firstBlock * DIGEST_BYTES);
+            zeroRunLists.push(result.zeroRuns);
+            if (result.runs.length > 0) {
+              sequence += 1;
+              const name = chunkObjectName(sequence);
+              written = true;
+              await this.#put(container, prefix + name, stored, result.storedSha256, signal);
+              const { compression, rawLength, runs } = result;
+              objects.push({ name, compression, storedLength: stored.length, rawLength, sha256: result.storedSha256, runs });
+              changedBytes += rawLength;
+              storedBytes += stored.length;
+            }
           } finally {
-            spare.push(buffer);
+            if (result.storedIn === 'output') outputBuffers.give(encoded.output);
+            else chunkBuffers.give(encoded.chunk);
           }
           bytesDone += length;
           request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
@@ -188,6 +209,7 @@ export class BackupEngine {
 
       // The sha256 object, then the metadata: a backup is complete only once its metadata exists.
       objects.sort((a, b) => a.name.localeCompare(b.name));
+      const zeroRuns = mergeRuns(zeroRunLists.flat());
       const shaBytes = serializeSha256Object(
         { format: SHA256_OBJECT_MAGIC, backupId: request.backupId, volumeSize, blockSize: this.blockSize, blocks },
         digests,
@@ -223,72 +245,6 @@ export class BackupEngine {
       }
       throw error;
     }
-  }
-
-  /**
-   * Hash the chunk's blocks into `digests`; return the blocks that differ from the parent and are not zero.
-   * Zero blocks that changed are recorded in `zeroRuns` and stored nowhere.
-   */
-  #selectChangedBlocks(
-    chunk: Buffer,
-    firstBlock: number,
-    digests: Buffer,
-    parentDigests: Buffer | undefined,
-    zeroRuns: BlockRun[],
-  ): { parts: Buffer[]; runs: BlockRun[]; bytes: number } {
-    const parts: Buffer[] = [];
-    const runs: BlockRun[] = [];
-    let bytes = 0;
-    let runStart = -1;
-    let runEnd = -1;
-    for (let start = 0, index = firstBlock; start < chunk.length; start += this.blockSize, index += 1) {
-      const block = chunk.subarray(start, Math.min(start + this.blockSize, chunk.length));
-      const zero = isAllZero(block);
-      const digest = zero ? zeroDigest(block.length) : sha256(block);
-      const at = index * DIGEST_BYTES;
-      digest.copy(digests, at);
-      const unchanged =
-        parentDigests !== undefined &&
-        at + DIGEST_BYTES <= parentDigests.length &&
-        parentDigests.compare(digest, 0, DIGEST_BYTES, at, at + DIGEST_BYTES) === 0;
-      if (unchanged) continue;
-      if (zero) {
-        appendToRuns(zeroRuns, index);
-        continue;
-      }
-      appendToRuns(runs, index);
-      // Adjacent changed blocks share one slice of the chunk buffer: no copy for a fully changed chunk.
-      if (runEnd === start) {
-        runEnd = start + block.length;
-      } else {
-        if (runStart >= 0) parts.push(chunk.subarray(runStart, runEnd));
-        runStart = start;
-        runEnd = start + block.length;
-      }
-      bytes += block.length;
-    }
-    if (runStart >= 0) parts.push(chunk.subarray(runStart, runEnd));
-    return { parts, runs, bytes };
-  }
-
-  async #storeChunk(
-    container: string,
-    prefix: string,
-    name: string,
-    raw: Buffer,
-    runs: BlockRun[],
-    signal: AbortSignal | undefined,
-  ): Promise<StoredObjectRecord> {
-    let compression = this.compression.algorithm;
-    let stored = await compressChunk(raw, this.compression);
-    // Incompressible data is stored as is: decompressing it on restore would be pure cost.
-    if (compression !== 'none' && stored.length >= raw.length) {
-      compression = 'none';
-      stored = raw;
-    }
-    const digest = sha256(stored).toString('hex');
-    await this.#put(container, prefix + name, stored, digest, signal);
-    return { name, compression, storedLength: stored.length, rawLength: raw.length, sha256: digest, runs };
   }
 
   async #put(container: string, key: string, data: Buffer, digest: string, signal: AbortSignal | undefined): Promise<void> {
@@ -338,6 +294,24 @@ export class BackupEngine {
     const body = await this.driver.getObject(container, key, { signal });
     try {
       return await readBody(body, maxBytes);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
+          cause: error,
+          backend: this.backendName,
+          container,
+          object: key,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Read a whole object into `target`; returns its length (a longer object is reported as corrupt). */
+  async #readInto(container: string, key: string, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
+    const body = await this.driver.getObject(container, key, { signal });
+    try {
+      return await readBodyInto(body, target);
     } catch (error) {
       if (error instanceof RangeError) {
         throw new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
@@ -415,13 +389,15 @@ export class BackupEngine {
     }
 
     await request.target.prepare(volumeSize);
+    const bufferSize = Math.max(...chain.map(({ metadata }) => metadata.chunkSize));
+    const buffers = { stored: new BufferPool(bufferSize), output: new BufferPool(bufferSize) };
     let bytesDone = 0;
     const window = new TaskWindow(this.concurrency);
     for (const index of [...live].sort((a, b) => a - b)) {
       throwIfAborted(signal, `restore of backup ${newest.metadata.backupId}`);
       const object = objects[index]!;
       await window.add(async () => {
-        const written = await this.#restoreObject(request, object, index, source, digests, blockSize, volumeSize);
+        const written = await this.#restoreObject(request, object, index, source, digests, blockSize, volumeSize, buffers);
         bytesDone += written;
         request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
       });
@@ -439,11 +415,12 @@ export class BackupEngine {
   async #restoreObject(
     request: RestoreRequest,
     object: ChainObject,
-    index: number,
+    objectIndex: number,
     source: Int32Array,
     digests: Buffer,
     blockSize: number,
     volumeSize: number,
+    buffers: { stored: BufferPool; output: BufferPool },
   ): Promise<number> {
     const { container } = request;
     const { record, key } = object;
@@ -454,46 +431,51 @@ export class BackupEngine {
         container,
         object: key,
       });
-    const stored = await this.#getObject(container, key, record.storedLength, request.signal);
-    if (stored.length !== record.storedLength) {
-      throw corrupt(`${stored.length} bytes stored, ${record.storedLength} recorded`);
+    if (record.storedLength > buffers.stored.size || record.rawLength > buffers.output.size) {
+      throw corrupt(`recorded sizes (${record.storedLength} stored, ${record.rawLength} raw) exceed the backup's chunk size`);
     }
-    let raw: Buffer;
+    let stored = buffers.stored.take(record.storedLength);
     try {
-      raw = await decompressChunk(stored, record.compression);
+      const filled = await this.#readInto(container, key, stored, request.signal);
+      if (filled !== record.storedLength) throw corrupt(`${filled} bytes stored, ${record.storedLength} recorded`);
     } catch (error) {
-      throw corrupt(`${record.compression} data does not decompress (${describeError(error)})`, error);
+      buffers.stored.give(stored);
+      throw error;
     }
-    if (raw.length !== record.rawLength) throw corrupt(`${raw.length} bytes after decompression, ${record.rawLength} recorded`);
-
-    let written = 0;
-    let offset = 0;
+    // Which payload blocks this object contributes, and the digests they must have.
+    const payloadBlocks = record.runs.reduce((total, [, count]) => total + count, 0);
+    const live = new Uint8Array(payloadBlocks);
+    const expected = new Uint8Array(payloadBlocks * DIGEST_BYTES);
+    let index = 0;
     for (const [first, count] of record.runs) {
-      // Consecutive live blocks are written with one call.
-      let spanStart = -1;
-      let spanBlock = 0;
-      const flush = async (end: number) => {
-        if (spanStart < 0) return;
-        await request.target.write(raw.subarray(spanStart, end), spanBlock * blockSize);
-        written += end - spanStart;
-        spanStart = -1;
-      };
-      for (let block = first; block < first + count; block += 1) {
-        const length = Math.min(blockSize, volumeSize - block * blockSize);
-        const data = raw.subarray(offset, offset + length);
-        if (source[block] === index) {
-          const at = block * DIGEST_BYTES;
-          if (sha256(data).compare(digests, at, at + DIGEST_BYTES) !== 0) {
-            throw corrupt(`block ${block} does not match its sha256`);
-          }
-          if (spanStart < 0) {
-            spanStart = offset;
-            spanBlock = block;
-          }
-        } else await flush(offset);
-        offset += length;
+      for (let block = first; block < first + count; block += 1, index += 1) {
+        if (source[block] !== objectIndex) continue;
+        live[index] = 1;
+        expected.set(digests.subarray(block * DIGEST_BYTES, (block + 1) * DIGEST_BYTES), index * DIGEST_BYTES);
       }
-      await flush(offset);
+    }
+    const decoded = await this.#codec.decode({
+      stored,
+      output: buffers.output.take(record.rawLength),
+      compression: record.compression,
+      rawLength: record.rawLength,
+      runs: record.runs,
+      blockSize,
+      volumeSize,
+      live,
+      expected,
+    });
+    stored = decoded.stored;
+    let written = 0;
+    try {
+      if (!decoded.result.ok) throw corrupt(decoded.result.reason);
+      for (const [start, end, volumeOffset] of decoded.result.spans) {
+        await request.target.write(decoded.raw.subarray(start, end), volumeOffset);
+        written += end - start;
+      }
+    } finally {
+      buffers.stored.give(decoded.stored);
+      buffers.output.give(decoded.output);
     }
     return written;
   }

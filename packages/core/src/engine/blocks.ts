@@ -42,3 +42,14 @@ export function appendToRuns(runs: BlockRun[], index: number): void {
   if (last !== undefined && last[0] + last[1] === index) last[1] += 1;
   else runs.push([index, 1]);
 }
+
+/** Sorts runs and joins adjacent ones (chunks finish out of order, each with its own runs). */
+export function mergeRuns(runs: BlockRun[]): BlockRun[] {
+  const merged: BlockRun[] = [];
+  for (const [first, count] of [...runs].sort((a, b) => a[0] - b[0])) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last[0] + last[1] === first) last[1] += count;
+    else merged.push([first, count]);
+  }
+  return merged;
+}

@@ -1,9 +1,10 @@
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
-import { promisify } from 'node:util';
-import { deflate, inflate } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { deflateSync, inflateSync } from 'node:zlib';
 
-const deflateAsync = promisify(deflate);
-const inflateAsync = promisify(inflate);
+type ZstdBinding = typeof import('zstd-napi/binding.js');
+// The low-level binding compresses into caller-owned buffers: the engine reuses a fixed set of buffers and
+// produces no per-chunk garbage, which keeps memory flat whatever the volume size.
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding;
 
 export const COMPRESSION_ALGORITHMS = ['none', 'zlib', 'zstd'] as const;
 export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
@@ -28,28 +29,50 @@ export interface CompressionSettings {
   readonly level?: number | undefined;
 }
 
+// One context per thread (each worker thread loads its own copy of this module).
+let compressionContext: InstanceType<ZstdBinding['CCtx']> | undefined;
+let decompressionContext: InstanceType<ZstdBinding['DCtx']> | undefined;
+
 /**
- * Compress `raw`. Both codecs run on libuv's thread pool, so several chunks compress in parallel while the
- * main thread reads and hashes the next one.
+ * Compress `raw` into `out`. Returns the compressed length, or -1 when compressing does not make the data
+ * smaller (the caller stores it as is: decompressing incompressible data on restore would be pure cost).
  */
-export async function compressChunk(raw: Buffer, settings: CompressionSettings): Promise<Buffer> {
+export function compressInto(raw: Uint8Array, out: Uint8Array, settings: CompressionSettings): number {
+  const room = Math.min(out.length, raw.length - 1);
+  if (room <= 0) return -1;
   switch (settings.algorithm) {
     case 'none':
-      return raw;
+      return -1;
     case 'zstd':
-      return zstdCompress(raw, settings.level ?? 1);
-    case 'zlib':
-      return deflateAsync(raw, { level: settings.level ?? 6 });
+      compressionContext ??= new zstd.CCtx();
+      try {
+        return compressionContext.compress(out.subarray(0, room), raw, settings.level ?? 1);
+      } catch (error) {
+        if (/too small/i.test((error as Error).message)) return -1;
+        throw error;
+      }
+    case 'zlib': {
+      const compressed = deflateSync(raw, { level: settings.level ?? 6 });
+      if (compressed.length > room) return -1;
+      out.set(compressed);
+      return compressed.length;
+    }
   }
 }
 
-export async function decompressChunk(stored: Buffer, algorithm: CompressionAlgorithm): Promise<Buffer> {
+/** Decompress `stored` into `out`; returns the decompressed length. Throws on corrupt or oversized data. */
+export function decompressInto(stored: Uint8Array, out: Uint8Array, algorithm: CompressionAlgorithm): number {
   switch (algorithm) {
     case 'none':
-      return stored;
+      out.set(stored);
+      return stored.length;
     case 'zstd':
-      return zstdDecompress(stored);
-    case 'zlib':
-      return inflateAsync(stored);
+      decompressionContext ??= new zstd.DCtx();
+      return decompressionContext.decompress(out, stored);
+    case 'zlib': {
+      const raw = inflateSync(stored, { maxOutputLength: out.length });
+      out.set(raw);
+      return raw.length;
+    }
   }
 }

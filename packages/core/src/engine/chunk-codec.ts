@@ -1,0 +1,153 @@
+/**
+ * The CPU-heavy half of the engine, as pure functions of their inputs: encoding a chunk (zero detection, block
+ * hashing, change detection against the parent, compression, hashing the stored bytes) and decoding one
+ * (decompression, verifying every block), into caller-owned buffers. They run on worker threads (`chunk-worker.ts`) so that both cores
+ * hash and compress while the main thread only moves bytes.
+ */
+import { createHash } from 'node:crypto';
+import { appendToRuns, DIGEST_BYTES, isAllZero, zeroDigest, type BlockRun } from './blocks.js';
+import { compressInto, decompressInto, type CompressionAlgorithm, type CompressionSettings } from './compression.js';
+
+export interface EncodeJob {
+  /** The chunk's bytes. Changed blocks are compacted to its front in place (no allocation). */
+  readonly chunk: Uint8Array;
+  /** Where compressed bytes go: a reusable buffer at least as long as the chunk. */
+  readonly output: Uint8Array;
+  /** Index of the chunk's first block in the volume. */
+  readonly firstBlock: number;
+  readonly blockSize: number;
+  /** The parent's digests for this chunk's blocks (may be shorter, or empty past the parent's end); null for a full backup. */
+  readonly parentDigests: Uint8Array | null;
+  readonly compression: CompressionSettings;
+}
+
+export interface EncodeResult {
+  /** sha256 of each block of the chunk, 32 bytes each. */
+  readonly digests: Uint8Array;
+  /** Changed non-zero blocks, stored in this order. Empty: nothing to store. */
+  readonly runs: BlockRun[];
+  /** Changed blocks that are all zero: recorded, never stored. */
+  readonly zeroRuns: BlockRun[];
+  readonly rawLength: number;
+  readonly compression: CompressionAlgorithm;
+  /** The stored bytes are `output[0, storedLength)` when compressed, else `chunk[0, storedLength)`. */
+  readonly storedIn: 'output' | 'chunk';
+  readonly storedLength: number;
+  readonly storedSha256: string;
+}
+
+function sha256Of(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export function encodeChunk(job: EncodeJob): EncodeResult {
+  const chunk = asBuffer(job.chunk);
+  const parent = job.parentDigests === null ? null : asBuffer(job.parentDigests);
+  const blocks = Math.ceil(chunk.length / job.blockSize);
+  const digests = new Uint8Array(blocks * DIGEST_BYTES);
+  const runs: BlockRun[] = [];
+  const zeroRuns: BlockRun[] = [];
+  let rawLength = 0;
+  for (let i = 0; i < blocks; i += 1) {
+    const start = i * job.blockSize;
+    const end = Math.min(start + job.blockSize, chunk.length);
+    const block = chunk.subarray(start, end);
+    const zero = isAllZero(block);
+    const digest = zero ? zeroDigest(block.length) : sha256Of(block);
+    const at = i * DIGEST_BYTES;
+    digests.set(digest, at);
+    const unchanged =
+      parent !== null && at + DIGEST_BYTES <= parent.length && parent.compare(digest, 0, DIGEST_BYTES, at, at + DIGEST_BYTES) === 0;
+    if (unchanged) continue;
+    if (zero) {
+      appendToRuns(zeroRuns, job.firstBlock + i);
+      continue;
+    }
+    appendToRuns(runs, job.firstBlock + i);
+    // Compact changed blocks to the front: the payload is then one slice, whatever changed. Hashing is already
+    // done for every earlier block, so overwriting them is safe; a fully changed chunk moves nothing.
+    if (rawLength !== start) chunk.copyWithin(rawLength, start, end);
+    rawLength += block.length;
+  }
+  if (runs.length === 0) {
+    return { digests, runs, zeroRuns, rawLength: 0, compression: 'none', storedIn: 'chunk', storedLength: 0, storedSha256: '' };
+  }
+  const raw = chunk.subarray(0, rawLength);
+  const compressedLength = compressInto(raw, job.output, job.compression);
+  const compressed = compressedLength >= 0;
+  const stored = compressed ? job.output.subarray(0, compressedLength) : raw;
+  return {
+    digests,
+    runs,
+    zeroRuns,
+    rawLength,
+    compression: compressed ? job.compression.algorithm : 'none',
+    storedIn: compressed ? 'output' : 'chunk',
+    storedLength: stored.length,
+    storedSha256: sha256Of(stored).toString('hex'),
+  };
+}
+
+export interface DecodeJob {
+  readonly stored: Uint8Array;
+  /** Where decompressed bytes go: a reusable buffer of at least `rawLength` bytes. */
+  readonly output: Uint8Array;
+  readonly compression: CompressionAlgorithm;
+  readonly rawLength: number;
+  readonly runs: BlockRun[];
+  readonly blockSize: number;
+  readonly volumeSize: number;
+  /** One byte per block of the payload, in payload order: 1 when this object holds the block's newest copy. */
+  readonly live: Uint8Array;
+  /** Expected sha256 of each payload block, 32 bytes each, in payload order (only live ones are checked). */
+  readonly expected: Uint8Array;
+}
+
+/** Spans of the raw bytes to write: [start, end, offset in the volume]. */
+export type WriteSpan = [start: number, end: number, volumeOffset: number];
+
+export type DecodeResult =
+  | { readonly ok: true; readonly rawIn: 'stored' | 'output'; readonly spans: WriteSpan[] }
+  | { readonly ok: false; readonly reason: string };
+
+export function decodeChunk(job: DecodeJob): DecodeResult {
+  let raw: Buffer;
+  if (job.compression === 'none') raw = asBuffer(job.stored);
+  else {
+    let length: number;
+    try {
+      length = decompressInto(job.stored, job.output.subarray(0, job.rawLength), job.compression);
+    } catch (error) {
+      return { ok: false, reason: `${job.compression} data does not decompress (${(error as Error).message})` };
+    }
+    raw = asBuffer(job.output).subarray(0, length);
+  }
+  if (raw.length !== job.rawLength) {
+    return { ok: false, reason: `${raw.length} bytes after decompression, ${job.rawLength} recorded` };
+  }
+  const expected = asBuffer(job.expected);
+  const spans: WriteSpan[] = [];
+  let offset = 0;
+  let index = 0;
+  for (const [first, count] of job.runs) {
+    for (let block = first; block < first + count; block += 1, index += 1) {
+      const length = Math.min(job.blockSize, job.volumeSize - block * job.blockSize);
+      if (job.live[index] === 1) {
+        const at = index * DIGEST_BYTES;
+        if (sha256Of(raw.subarray(offset, offset + length)).compare(expected, at, at + DIGEST_BYTES) !== 0) {
+          return { ok: false, reason: `block ${block} does not match its sha256` };
+        }
+        const last = spans[spans.length - 1];
+        // Consecutive live blocks become one write.
+        if (last !== undefined && last[1] === offset && last[2] + (last[1] - last[0]) === block * job.blockSize) last[1] += length;
+        else spans.push([offset, offset + length, block * job.blockSize]);
+      }
+      offset += length;
+    }
+  }
+  return { ok: true, rawIn: job.compression === 'none' ? 'stored' : 'output', spans };
+}
