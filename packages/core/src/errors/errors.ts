@@ -52,7 +52,10 @@ export class StowageError extends Error {
   }
 
   /** True when `error` is this class's kind (matched by code, so it works across package copies). */
-  static isInstance<T extends typeof StowageError>(this: T, error: unknown): error is InstanceType<T> {
+  static isInstance<T extends abstract new (...args: never[]) => StowageError>(
+    this: T & { readonly code: StowageErrorCode },
+    error: unknown,
+  ): error is InstanceType<T> {
     if (!StowageError.isStowageError(error)) return false;
     return this.code === 'STOWAGE_ERROR' || error.code === this.code;
   }
