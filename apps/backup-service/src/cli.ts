@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/** `stowage serve | check`: the command deployers run. Exit 2 means the configuration or a plugin is wrong. */
+import { resolve } from 'node:path';
+import { ConfigError, ContractError, describeError, runWithTimeout } from '@stowage/core';
+import { Command } from 'commander';
+import { embeddedDefaultConfig, loadConfigFile, type ServiceConfig } from './config/load-config.js';
+import { createLogger } from './logger.js';
+import { loadBackends } from './plugins/plugin-loader.js';
+import { startService } from './service.js';
+
+export const EXIT_CONFIG = 2;
+
+async function resolveConfig(options: { config?: string; embeddedDefault?: boolean }): Promise<ServiceConfig> {
+  const file = options.config ?? process.env.STOWAGE_CONFIG;
+  if (file) return loadConfigFile(file);
+  if (options.embeddedDefault) {
+    const statePath = process.env.STOWAGE_STATE_PATH ?? resolve(process.env.INIT_CWD ?? process.cwd(), 'data');
+    return embeddedDefaultConfig(resolve(statePath));
+  }
+  throw new ConfigError('no configuration: pass --config FILE, set STOWAGE_CONFIG, or use --embedded-default');
+}
+
+/** Configuration and plugin problems exit 2 with their message; anything else is a crash (exit 1). */
+function failAndExit(error: unknown): never {
+  if (ConfigError.isInstance(error) || ContractError.isInstance(error)) {
+    process.stderr.write(`stowage: ${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  process.stderr.write(`stowage: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+}
+
+async function serve(options: { config?: string; embeddedDefault?: boolean }): Promise<void> {
+  const logger = createLogger();
+  const config = await resolveConfig(options);
+  const service = await startService(config, logger);
+  process.stdout.write(`stowage: serving ${service.url} (config: ${config.source})\n`);
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutdown requested');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: describeError(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** Run each backend's doSetup once and print one line per backend; non-zero exit if any failed. */
+async function check(options: { config?: string; embeddedDefault?: boolean }): Promise<number> {
+  const config = await resolveConfig(options);
+  const backends = await loadBackends(config.backends, config.pluginSearchPaths);
+  let failed = 0;
+  for (const backend of backends) {
+    const name = backend.config.name;
+    const label = `${name} (${backend.config.driver} ${backend.plugin.version})`;
+    const started = performance.now();
+    try {
+      const driver = backend.plugin.create(backend.options, { backendName: name, statePath: resolve(config.statePath, 'backends', name) });
+      await runWithTimeout(`doSetup of backend ${name}`, config.initializationTimeoutMs, (signal) => driver.doSetup({ signal }));
+      await driver.close?.();
+      process.stdout.write(`ok      ${label} in ${Math.round(performance.now() - started)} ms\n`);
+    } catch (error) {
+      failed += 1;
+      process.stdout.write(`FAILED  ${label} after ${Math.round(performance.now() - started)} ms: ${describeError(error)}\n`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+const program = new Command('stowage').description('Stowage backup service (OpenStack Cinder backup API)');
+program
+  .command('serve')
+  .description('run the backup service')
+  .option('-c, --config <file>', 'YAML config file (or STOWAGE_CONFIG)')
+  .option('--embedded-default', 'with no config: SQLite and a posix backend under ./data (or STOWAGE_STATE_PATH), noauth on 127.0.0.1:8776')
+  .action((options: { config?: string; embeddedDefault?: boolean }) => serve(options).catch(failAndExit));
+program
+  .command('check')
+  .description("validate the config and run every backend's doSetup once")
+  .option('-c, --config <file>', 'YAML config file (or STOWAGE_CONFIG)')
+  .option('--embedded-default', 'check the embedded default configuration')
+  .action((options: { config?: string; embeddedDefault?: boolean }) =>
+    check(options).then((code) => process.exit(code), failAndExit),
+  );
+program.parseAsync(process.argv).catch(failAndExit);

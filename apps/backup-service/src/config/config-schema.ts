@@ -1,0 +1,90 @@
+/**
+ * The service's configuration: one YAML file. Option names follow Cinder's where Cinder has one, so a Cinder
+ * deployer recognises them; durations are in seconds as in Cinder.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const seconds = (fallback: number) => z.number().positive('must be a number of seconds > 0').default(fallback);
+
+export const notificationSinkSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('log'),
+    /** Append JSON lines to this file; stdout when unset. */
+    path: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    timeout_seconds: seconds(5),
+    retries: z.int().min(0).max(10).default(3),
+    /** Extra request headers (e.g. an auth token); never logged. */
+    headers: z.record(z.string(), z.string()).default({}),
+  }),
+]);
+
+export const backendSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and hold only letters, digits, "_", "." or "-"'),
+  /** npm package name of the driver plugin. */
+  driver: z.string().min(1, 'must name the npm package of the driver, e.g. @stowage/driver-posix'),
+  options: z.record(z.string(), z.unknown()).default({}),
+  /** Overrides `storage_availability_zone` for this backend. */
+  availability_zone: z.string().min(1).optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    host: z.string().min(1).regex(/^[^@\s]+$/, 'must not contain "@" or spaces').default(hostname()),
+    storage_availability_zone: z.string().min(1).default('nova'),
+    report_interval: seconds(10),
+    service_down_time: seconds(60),
+    periodic_interval: seconds(60),
+    /** The spec's option: retry a failed driver setup every periodic_interval. */
+    backup_periodic_initialization: z.boolean().default(false),
+    backup_initialization_timeout: seconds(60),
+    backup_max_operations: z.int().min(0, 'must be >= 0 (0 = unlimited)').default(15),
+    backup_compression_algorithm: z
+      .string()
+      .refine((value) => ['none', 'off', 'no', 'zlib', 'gzip', 'zstd'].includes(value.toLowerCase()), 'must be one of none, zlib (gzip), zstd')
+      .default('zstd'),
+    /** Seconds a stopping service lets running operations finish before aborting them. */
+    shutdown_grace_period: z.number().min(0).default(30),
+    state_path: z.string().min(1).default('./data'),
+    /** `sqlite:<file>` (default `sqlite:<state_path>/stowage.sqlite`) or `postgres://...`. */
+    database_url: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<file> or postgres://user@host:port/db')
+      .optional(),
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8776')
+      .default('127.0.0.1:8776'),
+    auth_strategy: z.enum(['noauth']).default('noauth'),
+    /** noauth trusts any token: listening beyond loopback with it must be asked for explicitly. */
+    allow_noauth_on_non_loopback: z.boolean().default(false),
+    volumes_dir: z.string().min(1).optional(),
+    notifications: z.array(notificationSinkSchema).default([]),
+    /** Extra folders to resolve driver packages from (each holding node_modules, or a node_modules itself). */
+    plugin_paths: z.array(z.string().min(1)).default([]),
+    // Checked on the list itself so that a duplicate is reported along with every other bad field.
+    backends: z
+      .array(backendSchema)
+      .min(1, 'configure at least one backend')
+      .superRefine((backends, context) => {
+        const seen = new Map<string, number>();
+        backends.forEach((backend, index) => {
+          const first = seen.get(backend.name);
+          if (first !== undefined) {
+            context.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicates backends[${first}].name "${backend.name}"` });
+          }
+          seen.set(backend.name, index);
+        });
+      }),
+  });
+
+export type StowageConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type NotificationSinkConfig = z.output<typeof notificationSinkSchema>;

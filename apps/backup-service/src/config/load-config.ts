@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, parseCompressionAlgorithm, type CompressionAlgorithm, type ConfigIssue } from '@stowage/core';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type BackendConfig, type NotificationSinkConfig, type ParsedConfig } from './config-schema.js';
+
+/** The validated configuration with every path made absolute and every default filled in. */
+export interface ServiceConfig {
+  readonly host: string;
+  readonly storageAvailabilityZone: string;
+  readonly reportIntervalMs: number;
+  readonly serviceDownTimeMs: number;
+  readonly periodicIntervalMs: number;
+  readonly periodicInitialization: boolean;
+  readonly initializationTimeoutMs: number;
+  readonly maxOperations: number;
+  readonly compression: CompressionAlgorithm;
+  readonly shutdownGraceMs: number;
+  readonly statePath: string;
+  readonly databaseUrl: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly authStrategy: 'noauth';
+  readonly volumesDir: string;
+  readonly notifications: readonly NotificationSinkConfig[];
+  /** Folders driver packages are resolved from, in order: the config file's folder, then plugin_paths. */
+  readonly pluginSearchPaths: readonly string[];
+  readonly backends: readonly BackendConfig[];
+  /** Where the configuration came from, for messages. */
+  readonly source: string;
+  /** Adjustments made to the given values (e.g. Cinder's service_down_time fix-up), for a start-up warning. */
+  readonly warnings: readonly string[];
+}
+
+/** Read and validate a YAML config file. Throws one `ConfigError` naming every bad field. */
+export async function loadConfigFile(path: string): Promise<ServiceConfig> {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read the config file ${absolute}: ${(cause as Error).message}; pass --config FILE or set STOWAGE_CONFIG`, [], { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(`config file ${absolute} is not valid YAML: ${(cause as Error).message}`, [], { cause });
+  }
+  return resolveConfig(raw ?? {}, { baseDir: dirname(absolute), source: absolute });
+}
+
+/** Validate an already parsed configuration; relative paths resolve against `baseDir`. */
+export function resolveConfig(raw: unknown, where: { baseDir: string; source: string }): ServiceConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw configErrorFrom(result.error, where.source);
+  const parsed: ParsedConfig = result.data;
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(where.baseDir, path));
+
+  const statePath = at(parsed.state_path);
+  const databaseUrl = parsed.database_url
+    ? parsed.database_url.startsWith('sqlite:')
+      ? `sqlite:${at(parsed.database_url.slice('sqlite:'.length))}`
+      : parsed.database_url
+    : `sqlite:${resolve(statePath, 'stowage.sqlite')}`;
+  const { host: listenHost, port: listenPort } = splitListen(parsed.listen);
+  if (listenPort < 1 || listenPort > 65535) issues.push({ path: 'listen', message: `port ${listenPort} is out of range 1-65535` });
+  if (parsed.auth_strategy === 'noauth' && !isLoopback(listenHost) && !parsed.allow_noauth_on_non_loopback) {
+    issues.push({
+      path: 'listen',
+      message: `auth_strategy noauth trusts every caller; refusing to listen on non-loopback ${listenHost}. Listen on 127.0.0.1, or set allow_noauth_on_non_loopback: true if that is really intended`,
+    });
+  }
+  let serviceDownTime = parsed.service_down_time;
+  if (serviceDownTime <= parsed.report_interval) {
+    // Cinder's basic_config_check does the same rather than refusing to start.
+    serviceDownTime = Math.floor(parsed.report_interval * 2.5);
+    warnings.push(
+      `service_down_time (${parsed.service_down_time}) must exceed report_interval (${parsed.report_interval}); using ${serviceDownTime} as Cinder does`,
+    );
+  }
+  if (issues.length > 0) throw new ConfigError(formatIssues(where.source, issues), issues);
+
+  return {
+    host: parsed.host,
+    storageAvailabilityZone: parsed.storage_availability_zone,
+    reportIntervalMs: parsed.report_interval * 1000,
+    serviceDownTimeMs: serviceDownTime * 1000,
+    periodicIntervalMs: parsed.periodic_interval * 1000,
+    periodicInitialization: parsed.backup_periodic_initialization,
+    initializationTimeoutMs: parsed.backup_initialization_timeout * 1000,
+    maxOperations: parsed.backup_max_operations,
+    compression: parseCompressionAlgorithm(parsed.backup_compression_algorithm) ?? 'zstd',
+    shutdownGraceMs: parsed.shutdown_grace_period * 1000,
+    statePath,
+    databaseUrl,
+    listenHost,
+    listenPort,
+    authStrategy: parsed.auth_strategy,
+    volumesDir: at(parsed.volumes_dir ?? resolve(statePath, 'volumes')),
+    notifications: parsed.notifications.map((sink) => (sink.type === 'log' && sink.path ? { ...sink, path: at(sink.path) } : sink)),
+    pluginSearchPaths: [where.baseDir, ...parsed.plugin_paths.map(at)],
+    backends: parsed.backends,
+    source: where.source,
+    warnings,
+  };
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(listen.slice(colon + 1)) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function configErrorFrom(error: z.ZodError, source: string): ConfigError {
+  const issues: ConfigIssue[] = error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  return new ConfigError(formatIssues(source, issues), issues, { cause: error });
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
+  return out === '' ? '(top level)' : out;
+}
+
+function formatIssues(source: string, issues: readonly ConfigIssue[]): string {
+  return `invalid configuration in ${source}:\n${issues.map((issue) => `  - ${issue.path}: ${issue.message}`).join('\n')}`;
+}
+
+/** The embedded default: SQLite and a posix backend under one state folder, noauth on loopback, retries on. */
+export function embeddedDefaultConfig(statePath: string): ServiceConfig {
+  return resolveConfig(
+    {
+      state_path: statePath,
+      backup_periodic_initialization: true,
+      notifications: [{ type: 'log', path: resolve(statePath, 'notifications.log') }],
+      backends: [{ name: 'posix', driver: '@stowage/driver-posix', options: { path: resolve(statePath, 'backups'), create_path: true } }],
+    },
+    { baseDir: statePath, source: 'the embedded default configuration' },
+  );
+}

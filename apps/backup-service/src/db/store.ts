@@ -1,0 +1,260 @@
+/**
+ * Every query the service makes, in one place. State changes that race (two API calls, two hosts) are
+ * conditional UPDATEs: the caller learns whether it won from the returned boolean.
+ */
+import type { Kysely } from 'kysely';
+import type { BackupRow, BackupUpdate, Database, NewBackup, NewVolume, ServiceRow, VolumeRow } from './tables.js';
+import { nowIso } from './tables.js';
+
+export const BACKUP_BINARY = 'cinder-backup';
+
+export interface ServiceRegistration {
+  readonly host: string;
+  readonly availabilityZone: string;
+  readonly driverName: string;
+  readonly driverPackage: string;
+}
+
+export interface UpServiceQuery {
+  readonly serviceDownTimeMs: number;
+  readonly availabilityZone?: string | undefined;
+  readonly backendName?: string | undefined;
+}
+
+export interface BackupListQuery {
+  readonly projectId?: string | undefined;
+  readonly name?: string | undefined;
+  readonly status?: string | undefined;
+  readonly volumeId?: string | undefined;
+  readonly limit?: number | undefined;
+  readonly offset?: number | undefined;
+}
+
+export class Store {
+  constructor(readonly db: Kysely<Database>) {}
+
+  // --- services ---
+
+  async registerService(registration: ServiceRegistration): Promise<void> {
+    const existing = await this.db
+      .selectFrom('services')
+      .select('id')
+      .where('host', '=', registration.host)
+      .where('binary', '=', BACKUP_BINARY)
+      .executeTakeFirst();
+    const fields = {
+      availability_zone: registration.availabilityZone,
+      driver_name: registration.driverName,
+      driver_package: registration.driverPackage,
+      backend_state: 'initializing',
+      backend_state_reason: null,
+      deleted: 0,
+    };
+    if (existing) {
+      await this.db.updateTable('services').set(fields).where('id', '=', existing.id).execute();
+      return;
+    }
+    await this.db
+      .insertInto('services')
+      .values({
+        ...fields,
+        host: registration.host,
+        binary: BACKUP_BINARY,
+        topic: BACKUP_BINARY,
+        disabled: 0,
+        disabled_reason: null,
+        report_count: 0,
+        created_at: nowIso(),
+        updated_at: null,
+        modified_at: null,
+      })
+      .execute();
+  }
+
+  /**
+   * Cinder's `report_state`: stamp `updated_at`. It leaves `backend_state` alone: a heartbeat still in flight when
+   * the backend is marked down must not make it look up again.
+   */
+  async heartbeat(host: string): Promise<void> {
+    await this.db
+      .updateTable('services')
+      .set((eb) => ({ updated_at: nowIso(), report_count: eb('report_count', '+', 1) }))
+      .where('host', '=', host)
+      .where('binary', '=', BACKUP_BINARY)
+      .execute();
+  }
+
+  async setBackendState(host: string, state: string, reason: string | null): Promise<void> {
+    await this.db
+      .updateTable('services')
+      .set({ backend_state: state, backend_state_reason: reason })
+      .where('host', '=', host)
+      .where('binary', '=', BACKUP_BINARY)
+      .execute();
+  }
+
+  async listServices(filter: { host?: string | undefined; binary?: string | undefined } = {}): Promise<ServiceRow[]> {
+    let query = this.db.selectFrom('services').selectAll().where('deleted', '=', 0);
+    if (filter.host) query = query.where('host', '=', filter.host);
+    if (filter.binary) query = query.where('binary', '=', filter.binary);
+    return query.orderBy('id').execute();
+  }
+
+  /** Backup services that can take work: enabled, driver initialised, heartbeat within service_down_time. */
+  async upServices(query: UpServiceQuery): Promise<ServiceRow[]> {
+    const threshold = new Date(Date.now() - query.serviceDownTimeMs).toISOString();
+    let select = this.db
+      .selectFrom('services')
+      .selectAll()
+      .where('deleted', '=', 0)
+      .where('binary', '=', BACKUP_BINARY)
+      .where('disabled', '=', 0)
+      .where('backend_state', '=', 'up')
+      .where('updated_at', '>=', threshold);
+    if (query.availabilityZone) select = select.where('availability_zone', '=', query.availabilityZone);
+    if (query.backendName) select = select.where('host', 'like', `%@${query.backendName}`);
+    return select.orderBy('id').execute();
+  }
+
+  // --- volumes ---
+
+  async insertVolume(volume: NewVolume): Promise<void> {
+    await this.db.insertInto('volumes').values(volume).execute();
+  }
+
+  async getVolume(id: string, projectId?: string): Promise<VolumeRow | undefined> {
+    let query = this.db.selectFrom('volumes').selectAll().where('id', '=', id).where('deleted', '=', 0);
+    if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+    return query.executeTakeFirst();
+  }
+
+  async listVolumes(projectId: string | undefined): Promise<VolumeRow[]> {
+    let query = this.db.selectFrom('volumes').selectAll().where('deleted', '=', 0);
+    if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+    return query.orderBy('created_at', 'desc').orderBy('id').execute();
+  }
+
+  /** Change a volume's status only if it is in one of `expected`; returns whether it changed. */
+  async transitionVolume(id: string, expected: readonly string[], patch: Partial<Pick<VolumeRow, 'status' | 'previous_status'>>): Promise<boolean> {
+    const result = await this.db
+      .updateTable('volumes')
+      .set({ ...patch, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('deleted', '=', 0)
+      .where('status', 'in', [...expected])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Put a volume left `backing-up` back to its previous status (Cinder's cleanup and failure path). */
+  async restoreVolumeAfterBackup(id: string): Promise<void> {
+    const volume = await this.getVolume(id);
+    if (!volume || volume.status !== 'backing-up') return;
+    await this.transitionVolume(id, ['backing-up'], { status: volume.previous_status ?? 'available', previous_status: 'backing-up' });
+  }
+
+  async softDeleteVolume(id: string): Promise<void> {
+    const now = nowIso();
+    await this.db.updateTable('volumes').set({ deleted: 1, deleted_at: now, updated_at: now, status: 'deleted' }).where('id', '=', id).execute();
+  }
+
+  // --- backups ---
+
+  async insertBackup(backup: NewBackup): Promise<void> {
+    await this.db.insertInto('backups').values(backup).execute();
+  }
+
+  async getBackup(id: string, projectId?: string): Promise<BackupRow | undefined> {
+    let query = this.db.selectFrom('backups').selectAll().where('id', '=', id).where('deleted', '=', 0);
+    if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+    return query.executeTakeFirst();
+  }
+
+  async listBackups(query: BackupListQuery): Promise<BackupRow[]> {
+    let select = this.db.selectFrom('backups').selectAll().where('deleted', '=', 0);
+    if (query.projectId !== undefined) select = select.where('project_id', '=', query.projectId);
+    if (query.name !== undefined) select = select.where('display_name', '=', query.name);
+    if (query.status !== undefined) select = select.where('status', '=', query.status);
+    if (query.volumeId !== undefined) select = select.where('volume_id', '=', query.volumeId);
+    select = select.orderBy('created_at', 'desc').orderBy('id', 'desc');
+    if (query.limit !== undefined) select = select.limit(query.limit);
+    if (query.offset !== undefined) select = select.offset(query.offset);
+    return select.execute();
+  }
+
+  async backupsOnHost(host: string, statuses: readonly string[]): Promise<BackupRow[]> {
+    return this.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .where('status', 'in', [...statuses])
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** `creating` backups that no host took (e.g. the process died between accepting and scheduling). */
+  async unscheduledCreates(): Promise<BackupRow[]> {
+    return this.db.selectFrom('backups').selectAll().where('deleted', '=', 0).where('status', '=', 'creating').where('host', 'is', null).execute();
+  }
+
+  /**
+   * Update a backup only if it still matches `expected` (status in a list, a host, or no host). Returns
+   * whether the row changed: the loser of a race learns it here.
+   */
+  async updateBackup(
+    id: string,
+    patch: BackupUpdate,
+    expected: { status?: readonly string[]; host?: string | null } = {},
+  ): Promise<boolean> {
+    let update = this.db.updateTable('backups').set({ ...patch, updated_at: nowIso() }).where('id', '=', id).where('deleted', '=', 0);
+    if (expected.status) update = update.where('status', 'in', [...expected.status]);
+    if (expected.host === null) update = update.where('host', 'is', null);
+    else if (expected.host !== undefined) update = update.where('host', '=', expected.host);
+    const result = await update.executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async softDeleteBackup(id: string): Promise<boolean> {
+    const now = nowIso();
+    const result = await this.db
+      .updateTable('backups')
+      .set({ deleted: 1, deleted_at: now, updated_at: now, status: 'deleted' })
+      .where('id', '=', id)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** The project's backup of a volume with the latest data_timestamp (Cinder's incremental parent). */
+  async latestBackupOfVolume(volumeId: string, projectId: string): Promise<BackupRow | undefined> {
+    return this.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .orderBy('data_timestamp', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async countChildren(id: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('backups')
+      .select((eb) => eb.fn.countAll<string | number>().as('count'))
+      .where('parent_id', '=', id)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async adjustDependentCount(parentId: string, delta: 1 | -1): Promise<void> {
+    let update = this.db
+      .updateTable('backups')
+      .set((eb) => ({ num_dependent_backups: eb('num_dependent_backups', '+', delta) }))
+      .where('id', '=', parentId);
+    if (delta < 0) update = update.where('num_dependent_backups', '>', 0);
+    await update.execute();
+  }
+}
