@@ -1,0 +1,42 @@
+/** OpenStack API microversions (`OpenStack-API-Version: volume 3.x`), Cinder's range 3.0-3.70. */
+import { ApiFault } from './faults.js';
+
+export interface Microversion {
+  readonly major: number;
+  readonly minor: number;
+}
+
+export const MIN_VERSION: Microversion = { major: 3, minor: 0 };
+export const MAX_VERSION: Microversion = { major: 3, minor: 70 };
+export const VERSION_HEADER = 'openstack-api-version';
+
+export function formatVersion(version: Microversion): string {
+  return `${version.major}.${version.minor}`;
+}
+
+/** At least `minor` (3.x). */
+export function atLeast(version: Microversion, minor: number): boolean {
+  return version.major > 3 || (version.major === 3 && version.minor >= minor);
+}
+
+/** Parse the request header; no header means 3.0, `latest` the maximum. Out of range is 406 as in Cinder. */
+export function parseMicroversion(header: string | string[] | undefined): Microversion {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return MIN_VERSION;
+  const match = /(?:^|,)\s*volume\s+([^\s,]+)/i.exec(value);
+  if (!match) return MIN_VERSION;
+  const requested = match[1]!;
+  if (requested.toLowerCase() === 'latest') return MAX_VERSION;
+  const parts = /^(\d+)\.(\d+)$/.exec(requested);
+  if (!parts) throw new ApiFault(400, `API Version String ${requested} is of invalid format. Must be of format MajorNum.MinorNum.`);
+  const version = { major: Number(parts[1]), minor: Number(parts[2]) };
+  const below = version.major < MIN_VERSION.major || (version.major === MIN_VERSION.major && version.minor < MIN_VERSION.minor);
+  const above = version.major > MAX_VERSION.major || (version.major === MAX_VERSION.major && version.minor > MAX_VERSION.minor);
+  if (below || above) {
+    throw new ApiFault(
+      406,
+      `Version ${requested} is not supported by the API. Minimum is ${formatVersion(MIN_VERSION)} and maximum is ${formatVersion(MAX_VERSION)}.`,
+    );
+  }
+  return version;
+}

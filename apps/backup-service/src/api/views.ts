@@ -1,0 +1,110 @@
+/** Response bodies shaped as Cinder's view builders, by microversion. */
+import type { BackupRow, ServiceRow, VolumeRow } from '../db/tables.js';
+import { toCinderTime } from '../notifications/backup-payload.js';
+import { atLeast, type Microversion } from './microversion.js';
+
+export function links(base: string, projectId: string, collection: string, id: string) {
+  return [
+    { rel: 'self', href: `${base}/v3/${projectId}/${collection}/${id}` },
+    { rel: 'bookmark', href: `${base}/${projectId}/${collection}/${id}` },
+  ];
+}
+
+export function backupSummary(backup: BackupRow, base: string) {
+  return { id: backup.id, name: backup.display_name, links: links(base, backup.project_id, 'backups', backup.id) };
+}
+
+export function backupDetail(backup: BackupRow, base: string, version: Microversion, isAdmin: boolean) {
+  const view: Record<string, unknown> = {
+    id: backup.id,
+    status: backup.status,
+    size: backup.size,
+    object_count: backup.object_count,
+    availability_zone: backup.availability_zone,
+    container: backup.container,
+    created_at: toCinderTime(backup.created_at),
+    updated_at: toCinderTime(backup.updated_at),
+    name: backup.display_name,
+    description: backup.display_description,
+    fail_reason: backup.fail_reason,
+    volume_id: backup.volume_id,
+    links: links(base, backup.project_id, 'backups', backup.id),
+    is_incremental: backup.parent_id !== null,
+    has_dependent_backups: backup.num_dependent_backups > 0,
+    snapshot_id: backup.snapshot_id,
+    data_timestamp: toCinderTime(backup.data_timestamp),
+  };
+  if (atLeast(version, 18) && isAdmin) view['os-backup-project-attr:project_id'] = backup.project_id;
+  if (atLeast(version, 43)) view.metadata = parseJsonObject(backup.metadata);
+  if (atLeast(version, 56) && isAdmin) view.user_id = backup.user_id;
+  if (atLeast(version, 64)) view.encryption_key_id = backup.encryption_key_id;
+  return view;
+}
+
+export function volumeDetail(volume: VolumeRow, base: string, version: Microversion, isAdmin: boolean) {
+  const view: Record<string, unknown> = {
+    id: volume.id,
+    status: volume.status,
+    size: volume.size,
+    availability_zone: volume.availability_zone,
+    created_at: toCinderTime(volume.created_at),
+    updated_at: toCinderTime(volume.updated_at),
+    name: volume.display_name,
+    description: volume.display_description,
+    volume_type: null,
+    snapshot_id: null,
+    source_volid: null,
+    metadata: parseJsonObject(volume.metadata),
+    links: links(base, volume.project_id, 'volumes', volume.id),
+    user_id: volume.user_id,
+    bootable: volume.bootable ? 'true' : 'false',
+    encrypted: false,
+    attachments: [],
+    multiattach: false,
+    replication_status: null,
+    consistencygroup_id: null,
+    'os-vol-tenant-attr:tenant_id': volume.project_id,
+    'os-vol-mig-status-attr:migstat': null,
+    'os-vol-mig-status-attr:name_id': null,
+  };
+  if (isAdmin) view['os-vol-host-attr:host'] = null;
+  if (atLeast(version, 13)) view.group_id = null;
+  return view;
+}
+
+export function volumeSummary(volume: VolumeRow, base: string) {
+  return { id: volume.id, name: volume.display_name, links: links(base, volume.project_id, 'volumes', volume.id) };
+}
+
+export function serviceView(service: ServiceRow, version: Microversion, serviceDownTimeMs: number, now = Date.now()) {
+  const lastSeen = service.updated_at ?? service.created_at;
+  const heartbeatFresh = service.updated_at !== null && Math.abs(now - Date.parse(service.updated_at)) <= serviceDownTimeMs;
+  // Down at once when the driver failed: a failed setup never waits out service_down_time.
+  const up = service.backend_state === 'up' && heartbeatFresh;
+  const updated = service.modified_at && service.modified_at > lastSeen ? service.modified_at : lastSeen;
+  const view: Record<string, unknown> = {
+    binary: service.binary,
+    host: service.host,
+    zone: service.availability_zone,
+    status: service.disabled ? 'disabled' : 'enabled',
+    state: up ? 'up' : 'down',
+    updated_at: toCinderTime(updated),
+    disabled_reason: service.disabled_reason,
+  };
+  if (atLeast(version, 7)) view.cluster = null;
+  if (atLeast(version, 49)) {
+    view.backend_state = service.backend_state === 'up' ? 'up' : 'down';
+    // `initializing` before the first setup finishes, `stopped` after a clean shutdown, else the failure.
+    view.backend_state_reason = service.backend_state === 'up' ? null : (service.backend_state_reason ?? service.backend_state);
+  }
+  return view;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

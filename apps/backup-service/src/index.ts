@@ -1,0 +1,11 @@
+export { startService, type RunningService } from './service.js';
+export { loadConfigFile, resolveConfig, embeddedDefaultConfig, type ServiceConfig } from './config/load-config.js';
+export { configSchema, type StowageConfigInput } from './config/config-schema.js';
+export { loadBackends, loadBackend, resolvePackageEntry, checkPluginShape, type LoadedBackend } from './plugins/plugin-loader.js';
+export { openDatabase, type OpenedDatabase, type DatabaseKind } from './db/connect.js';
+export { Store } from './db/store.js';
+export { BackupManager, INCOMPLETE_BACKUP_REASON } from './manager/backup-manager.js';
+export { BackupScheduler, noCandidateReason } from './scheduler/backup-scheduler.js';
+export { buildApi } from './api/server.js';
+export { LogNotificationSink } from './notifications/log-sink.js';
+export { WebhookNotificationSink } from './notifications/webhook-sink.js';

@@ -1,0 +1,73 @@
+/** Composes the service: plugins, database, notifier, manager, scheduler and API; and stops it cleanly. */
+import { Notifier, describeError } from '@stowage/core';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi } from './api/server.js';
+import type { ServiceConfig } from './config/load-config.js';
+import { openDatabase, type OpenedDatabase } from './db/connect.js';
+import { Store } from './db/store.js';
+import { BackupManager } from './manager/backup-manager.js';
+import { createSinks } from './notifications/sinks.js';
+import { loadBackends } from './plugins/plugin-loader.js';
+import { BackupScheduler } from './scheduler/backup-scheduler.js';
+
+export interface RunningService {
+  /** `http://host:port` the API listens on. */
+  readonly url: string;
+  readonly manager: BackupManager;
+  readonly store: Store;
+  readonly app: FastifyInstance;
+  /** Resolves once every backend's first initialisation attempt has finished. */
+  readonly initialized: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Deterministic host choice for tests; random otherwise. */
+  readonly pickHost?: ((hosts: readonly string[]) => string) | undefined;
+}
+
+export async function startService(config: ServiceConfig, logger: Logger, options: StartOptions = {}): Promise<RunningService> {
+  for (const warning of config.warnings) logger.warn({ config: config.source }, warning);
+  // Plugins first: a missing driver or bad option must stop the process before anything else happens.
+  const backends = await loadBackends(config.backends, config.pluginSearchPaths);
+  for (const backend of backends) {
+    logger.info({ backend: backend.config.name, driver: backend.config.driver, version: backend.plugin.version, from: backend.resolvedFrom }, 'driver plugin loaded');
+  }
+  const database: OpenedDatabase = await openDatabase(config.databaseUrl);
+  const store = new Store(database.db);
+  const notifier = new Notifier({
+    host: config.host,
+    sinks: createSinks(config.notifications),
+    onSinkError: (sink, message, error) =>
+      logger.warn({ sink: sink.name, event: message.event_type, err: describeError(error) }, 'notification not delivered'),
+  });
+  const manager = new BackupManager({ config, store, notifier, logger, backends });
+  const scheduler = new BackupScheduler({ store, manager, serviceDownTimeMs: config.serviceDownTimeMs, logger, pickHost: options.pickHost });
+  manager.setRescheduler(scheduler);
+  const app = buildApi({ config, store, manager, scheduler, logger });
+
+  // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
+  const address = await app.listen({ host: config.listenHost, port: config.listenPort });
+  logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name) }, 'stowage backup service listening');
+
+  const initialized = manager.start().then(async () => {
+    // Creates accepted but never scheduled (the process stopped in between) get scheduled now.
+    for (const backup of await store.unscheduledCreates()) void scheduler.scheduleCreate(backup.id);
+  });
+  initialized.catch((error: unknown) => logger.error({ err: describeError(error) }, 'backend initialisation failed'));
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('stopping: no new requests; letting running operations finish');
+      await app.close();
+      await initialized.catch(() => undefined);
+      const { finished, aborted } = await manager.stop(config.shutdownGraceMs);
+      logger.info({ finished, aborted }, 'operations settled');
+      await notifier.close(2000);
+      await database.close();
+    })());
+
+  return { url: address, manager, store, app, initialized, stop };
+}
