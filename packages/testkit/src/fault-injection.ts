@@ -7,7 +7,7 @@ import type { PutBody, PutObjectOptions, StorageDriver } from '@stowage/core';
 export function failingAfterPuts(driver: StorageDriver, failAfterPuts: number): StorageDriver {
   let puts = 0;
   return new Proxy(driver, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (property === 'putObject') {
         return async (container: string, key: string, body: PutBody, options: PutObjectOptions) => {
           if (puts >= failAfterPuts) throw new Error(`injected failure: backend died before putting ${container}/${key}`);
@@ -15,7 +15,8 @@ export function failingAfterPuts(driver: StorageDriver, failAfterPuts: number): 
           return target.putObject(container, key, body, options);
         };
       }
-      const value: unknown = Reflect.get(target, property, receiver);
+      // Getters run on the real driver: its #private fields are not reachable through the proxy.
+      const value: unknown = Reflect.get(target, property);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });

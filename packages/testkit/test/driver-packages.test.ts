@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 // The repository guard: every packages/driver-* has the same shape, so a newcomer who has read one has read all.
 const packagesDir = new URL('../../', import.meta.url).pathname;
-const drivers = readdirSync(packagesDir).filter((name) => name.startsWith('driver-'));
+const drivers = readdirSync(packagesDir).filter(
+  (name) => name.startsWith('driver-') && existsSync(join(packagesDir, name, 'package.json')),
+);
 
 describe('driver packages share one shape', () => {
   it('finds the drivers', () => {

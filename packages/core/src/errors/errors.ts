@@ -23,10 +23,10 @@ export interface StowageErrorDetails {
   /** The error that caused this one, kept for logs and debugging. */
   cause?: unknown;
   /** Backend (configured name) the failure happened on. */
-  backend?: string;
+  backend?: string | undefined;
   /** Container and object key the failure concerns. */
-  container?: string;
-  object?: string;
+  container?: string | undefined;
+  object?: string | undefined;
 }
 
 export class StowageError extends Error {
