@@ -1,0 +1,176 @@
+/**
+ * Failure cases against the real cluster: bad credentials, a missing container, the proxy stopped (before and in
+ * the middle of a backup) and started again.
+ */
+import {
+  BackupEngine,
+  DriverSetupError,
+  StorageAuthError,
+  StorageUnavailableError,
+  defaultBackupPrefix,
+  openVolumeFile,
+  type StorageDriver,
+} from '@stowage/core';
+import { generateVolumeFile } from '@stowage/testkit';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import plugin, { type SwiftOptionsInput } from '../src/index.js';
+import { controlServer, deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-server.js';
+
+const MiB = 1024 * 1024;
+const server = swiftTestServer();
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a failure, the call succeeded');
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
+describe.skipIf(!server.requirement.available)('swift faults', () => {
+  let endpoints: SwiftEndpoints;
+  let workDir = '';
+  const container = `stowage-faults-${randomUUID().slice(0, 8)}`;
+
+  const create = async (overrides: Partial<SwiftOptionsInput> = {}): Promise<StorageDriver> => {
+    const result = await plugin.optionsSchema['~standard'].validate({
+      auth_url: endpoints.authUrl,
+      user: endpoints.user,
+      key: endpoints.key,
+      container,
+      retry_attempts: 2,
+      retry_backoff: 0.05,
+      timeout: 20,
+      ...overrides,
+    });
+    if (result.issues) throw new Error(`bad test options: ${JSON.stringify(result.issues)}`);
+    return plugin.create(result.value, { backendName: 'swift-faults', statePath: '/nonexistent' });
+  };
+
+  beforeAll(async () => {
+    endpoints = server.endpoints();
+    workDir = await mkdtemp(join(tmpdir(), 'stowage-swift-faults-'));
+  });
+
+  afterAll(async () => {
+    // Whatever happened, leave the proxy running for the next test file.
+    await controlServer(endpoints, 'start-server', 'proxy');
+    await deleteContainer(endpoints, container);
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('a wrong key fails doSetup with a DriverSetupError naming authentication', async () => {
+    const driver = await create({ key: 'wrong-key' });
+    const error = await failure(driver.doSetup());
+    expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
+    expect(error.message).toMatch(/authentication as user test:tester/);
+    expect(error.message).toContain(endpoints.authUrl);
+    expect(StorageAuthError.isInstance(error.cause), String(error.cause)).toBe(true);
+    // Outside doSetup the same refusal is a StorageAuthError.
+    const put = await failure(driver.putObject(container, 'x', Buffer.from('x'), { length: 1, sha256: '' }));
+    expect(StorageAuthError.isInstance(put), String(put)).toBe(true);
+  });
+
+  it('a missing container with create_container off fails doSetup naming the container', async () => {
+    const missing = `stowage-missing-${randomUUID().slice(0, 8)}`;
+    const driver = await create({ container: missing, create_container: false });
+    const error = await failure(driver.doSetup());
+    expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
+    expect(error.message).toContain(`container ${missing} does not exist`);
+    expect(error.message).toContain('create_container');
+    expect((error as DriverSetupError).container).toBe(missing);
+    const check = await failure(driver.checkAvailable());
+    expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
+    expect(check.message).toContain(`container ${missing} does not exist`);
+  });
+
+  it('creates the container when create_container is on', async () => {
+    const driver = await create();
+    await driver.doSetup();
+    await driver.checkAvailable();
+    expect(driver.capabilities.maxObjectSize).toBe(5 * 1024 * MiB + 2);
+  });
+
+  it('the proxy stopped gives StorageUnavailableError, and the same driver works once it is back', async () => {
+    const driver = await create();
+    await driver.doSetup();
+    await driver.putObject(container, 'before-stop', Buffer.from('x'), { length: 1, sha256: '' });
+    await controlServer(endpoints, 'stop-server', 'proxy');
+    try {
+      const started = Date.now();
+      const check = await failure(driver.checkAvailable());
+      expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
+      expect(check.message).toMatch(/ECONNREFUSED/);
+      const put = await failure(driver.putObject(container, 'during-stop', Buffer.from('y'), { length: 1, sha256: '' }));
+      expect(StorageUnavailableError.isInstance(put), String(put)).toBe(true);
+      expect((put as StorageUnavailableError).object).toBe('during-stop');
+      const setup = await failure(driver.doSetup());
+      expect(DriverSetupError.isInstance(setup), String(setup)).toBe(true);
+      expect(StorageUnavailableError.isInstance(setup.cause)).toBe(true);
+      // Two retries with a 50 ms backoff: failing fast, not hanging.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await controlServer(endpoints, 'start-server', 'proxy');
+    }
+    // No new client: the driver reconnects (and its token, kept in memcached, is still valid).
+    await driver.checkAvailable();
+    await driver.putObject(container, 'after-restart', Buffer.from('z'), { length: 1, sha256: '' });
+    const keys: string[] = [];
+    for await (const key of driver.listObjects(container, '')) keys.push(key);
+    expect(keys).toEqual(expect.arrayContaining(['before-stop', 'after-restart']));
+  });
+
+  it('the proxy stopped in the middle of a backup fails it cleanly; after restart, delete leaves no orphans', async () => {
+    const driver = await create();
+    await driver.doSetup();
+    const engine = new BackupEngine({ driver, backendName: 'swift-faults', chunkSize: 2 * MiB, concurrency: 4 });
+    const volumePath = join(workDir, 'volume');
+    await generateVolumeFile(volumePath, { size: 48 * MiB, seed: 'swift-mid-backup', mix: { random: 0.7, zero: 0, text: 0.3 } });
+    const volumeId = randomUUID();
+    const backupId = randomUUID();
+    const location = { container, prefix: defaultBackupPrefix(volumeId, backupId) };
+    const volume = await openVolumeFile(volumePath);
+    let stopping: Promise<void> | undefined;
+    // Reads wait while the proxy is being stopped, so the backup cannot finish first.
+    const source = {
+      size: volume.size,
+      read: async (target: Buffer, position: number) => {
+        await stopping;
+        return volume.read(target, position);
+      },
+      close: () => volume.close(),
+    };
+    let error: Error;
+    try {
+      error = await failure(
+        engine.backup({
+          ...location,
+          backupId,
+          volumeId,
+          source,
+          onProgress: ({ bytesDone }) => {
+            // Stop the proxy once a few chunks are stored, while others are in flight.
+            if (bytesDone >= 8 * MiB && stopping === undefined) stopping = controlServer(endpoints, 'stop-server', 'proxy');
+          },
+        }),
+      );
+    } finally {
+      await source.close();
+      await stopping;
+    }
+    expect(stopping, 'the backup finished before the proxy could be stopped').toBeDefined();
+    expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
+
+    await controlServer(endpoints, 'start-server', 'proxy');
+    // The engine's own clean-up could not reach Swift; a delete once it is back removes whatever was stored.
+    await engine.delete(location);
+    const left: string[] = [];
+    for await (const key of driver.listObjects(container, location.prefix)) left.push(key);
+    expect(left).toEqual([]);
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Starts the Swift cluster once for the whole run and stops it afterwards (scripts/servers/swift.sh).
+    globalSetup: ['../../scripts/servers/swift-vitest-setup.ts'],
+    // Fault tests stop and start the proxy: no other test file may run against it meanwhile.
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+  },
+});
