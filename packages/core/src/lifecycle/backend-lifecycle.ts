@@ -7,8 +7,8 @@
  * - Success makes the backend working: heartbeats start (every `report_interval`) and `backup.init.end` is sent.
  * - Failure leaves it down and sends `backup.init.error`; with periodic initialisation on, setup is retried
  *   every `periodic_interval`, never two attempts at once, until it succeeds.
- * - `markNotWorking()` (storage found unreachable during an operation) stops heartbeats and hands the backend
- *   back to periodic setup.
+ * - Each heartbeat first runs the driver's `checkAvailable()`; storage found unreachable there, or during an
+ *   operation (`markNotWorking()`), stops heartbeats and hands the backend back to periodic setup.
  */
 import type { StorageDriver } from '../contract/driver.js';
 import { StowageError, describeError } from '../errors/errors.js';
@@ -264,19 +264,37 @@ export class BackendLifecycle {
   }
 
   #beat(): void {
-    // One heartbeat at a time: a slow database must not pile them up.
+    // One heartbeat at a time: a slow database or storage must not pile them up.
     if (this.#heartbeatInFlight || this.#state !== 'up') return;
-    this.#heartbeatInFlight = this.#options.hooks
-      .reportHeartbeat()
-      .then(() => {
-        this.#lastHeartbeatAt = new Date();
-      })
+    this.#heartbeatInFlight = this.#checkThenReport()
       .catch((error: unknown) => {
         this.#options.logger?.error({ backend: this.backendName, err: describeError(error) }, 'heartbeat failed');
       })
       .finally(() => {
         this.#heartbeatInFlight = null;
       });
+  }
+
+  /**
+   * A heartbeat vouches for the storage, not only for the process: the driver's cheap `checkAvailable()` runs
+   * first, and storage that stopped answering takes the backend down at once (periodic setup brings it back)
+   * instead of heartbeating while every backup would fail. Cinder's `report_state` checks nothing.
+   */
+  async #checkThenReport(): Promise<void> {
+    try {
+      await runWithTimeout(
+        `checkAvailable of backend ${this.backendName} (driver ${this.driverName})`,
+        this.#options.initializationTimeoutMs,
+        (signal) => this.driver.checkAvailable({ signal }),
+        this.#stopController.signal,
+      );
+    } catch (error) {
+      if (this.#state === 'up') this.markNotWorking(error);
+      return;
+    }
+    if (this.#state !== 'up') return;
+    await this.#options.hooks.reportHeartbeat();
+    this.#lastHeartbeatAt = new Date();
   }
 
   #stopHeartbeats(): void {

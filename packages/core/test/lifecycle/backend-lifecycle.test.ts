@@ -140,6 +140,27 @@ describe('BackendLifecycle', () => {
     await waitFor(() => t.heartbeats() > beats);
   });
 
+  it('a heartbeat checks the storage first: unreachable storage takes the backend down, setup brings it back', async () => {
+    let reachable = true;
+    const t = setup({ script: () => (reachable ? 'ok' : 'fail') });
+    const { driver } = t.lifecycle;
+    driver.checkAvailable = async () => {
+      if (!reachable) throw new Error('connect ECONNREFUSED 127.0.0.1:8080');
+    };
+    expect(await t.lifecycle.initHost()).toBe(true);
+    await waitFor(() => t.heartbeats() >= 2);
+    reachable = false;
+    await waitFor(() => !t.lifecycle.isWorking());
+    const beatsWhileDown = t.heartbeats();
+    expect(t.lifecycle.status.lastFailure?.message).toContain('ECONNREFUSED');
+    expect(t.states.at(-1)).toBe('down');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(t.heartbeats()).toBe(beatsWhileDown);
+    reachable = true;
+    await waitFor(() => t.lifecycle.isWorking());
+    await waitFor(() => t.heartbeats() > beatsWhileDown);
+  });
+
   it('stop() clears timers: no further setup attempts', async () => {
     const t = setup({ script: () => 'fail' });
     await t.lifecycle.initHost();
