@@ -7,7 +7,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const lines = [];
-for (const group of ['packages', 'apps', 'examples', 'bench']) {
+for (const group of ['packages', 'apps', 'examples', 'integration', 'bench']) {
   if (!existsSync(group)) continue;
   const folders = group === 'bench' ? ['.'] : readdirSync(group);
   for (const folder of folders) {

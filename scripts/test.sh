@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 pnpm install --frozen-lockfile
-rm -f packages/*/test-results.json apps/*/test-results.json examples/*/test-results.json
+rm -f packages/*/test-results.json apps/*/test-results.json examples/*/test-results.json integration/*/test-results.json
 pnpm exec turbo run build
 status=0
 # One package at a time: the 2-core machines run servers and 1 GiB volumes; parallel suites only fight.
