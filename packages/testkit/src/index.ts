@@ -14,3 +14,6 @@ export {
   type VolumeMix,
 } from './volume-files.js';
 export { serverRequirement, type ServerRequirement } from './server-requirement.js';
+export { testServer, type ServerEndpointsBase, type TestServer, type TestServerState } from './test-server.js';
+export { runOutageDuringBackup, type OutageOutcome, type OutageScenario } from './outage-scenario.js';
+export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js';

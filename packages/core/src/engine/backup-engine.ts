@@ -6,7 +6,7 @@ import {
   NotFoundError,
   throwIfAborted,
 } from '../errors/errors.js';
-import type { StorageDriver } from '../contract/driver.js';
+import type { ObjectBody, StorageDriver } from '../contract/driver.js';
 import { DIGEST_BYTES, mergeRuns, sha256, zeroDigest, type BlockRun } from './blocks.js';
 import type { CompressionSettings } from './compression.js';
 import {
@@ -290,28 +290,21 @@ export class BackupEngine {
     return parseSha256Object(bytes, `${location.container}/${key}`);
   }
 
-  async #getObject(container: string, key: string, maxBytes: number, signal: AbortSignal | undefined): Promise<Buffer> {
-    const body = await this.driver.getObject(container, key, { signal });
-    try {
-      return await readBody(body, maxBytes);
-    } catch (error) {
-      if (error instanceof RangeError) {
-        throw new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
-          cause: error,
-          backend: this.backendName,
-          container,
-          object: key,
-        });
-      }
-      throw error;
-    }
+  /** Fetch a whole object of at most `maxBytes` (metadata, sha256 objects). */
+  #getObject(container: string, key: string, maxBytes: number, signal: AbortSignal | undefined): Promise<Buffer> {
+    return this.#fetch(container, key, signal, (body) => readBody(body, maxBytes));
   }
 
-  /** Read a whole object into `target`; returns its length (a longer object is reported as corrupt). */
-  async #readInto(container: string, key: string, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
+  /** Read a whole object into `target`; returns its length. */
+  #readInto(container: string, key: string, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
+    return this.#fetch(container, key, signal, (body) => readBodyInto(body, target));
+  }
+
+  /** An object longer than recorded (the readers' RangeError) is corrupt: say which one. */
+  async #fetch<T>(container: string, key: string, signal: AbortSignal | undefined, read: (body: ObjectBody) => Promise<T>): Promise<T> {
     const body = await this.driver.getObject(container, key, { signal });
     try {
-      return await readBodyInto(body, target);
+      return await read(body);
     } catch (error) {
       if (error instanceof RangeError) {
         throw new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {

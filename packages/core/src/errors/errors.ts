@@ -130,3 +130,15 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * The `DriverSetupError` for a failed step of `doSetup`: "<prefix>setup failed: <step>: <detail>". `prefix` names
+ * the driver and backend (e.g. `swift backend b1: `); a detail that already starts with it is not repeated. A
+ * cancellation stays an `AbortedError`.
+ */
+export function setupStepError(prefix: string, step: string, error: unknown, details: StowageErrorDetails = {}): StowageError {
+  if (AbortedError.isInstance(error)) return error;
+  const detail = describeError(error);
+  const message = detail.startsWith(prefix) ? detail.slice(prefix.length) : detail;
+  return new DriverSetupError(`${prefix}setup failed: ${step}: ${message}`, { ...details, cause: error });
+}
