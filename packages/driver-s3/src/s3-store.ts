@@ -23,6 +23,7 @@ import {
   StowageError,
   bodyParts,
   describeError,
+  setupStepError,
   type CallOptions,
   type DriverCapabilities,
   type DriverContext,
@@ -96,15 +97,8 @@ export class S3Store implements StorageDriver {
     const signal = options?.signal;
     const bucket = this.defaultContainer;
     const prefix = `s3 backend ${this.#backend}: `;
-    const setupError = (what: string, error: unknown) => {
-      if (AbortedError.isInstance(error)) return error;
-      const detail = describeError(error);
-      return new DriverSetupError(`${prefix}setup failed: ${what}: ${detail.startsWith(prefix) ? detail.slice(prefix.length) : detail}`, {
-        cause: error,
-        backend: this.#backend,
-        container: bucket,
-      });
-    };
+    const setupError = (step: string, error: unknown) =>
+      setupStepError(prefix, step, error, { backend: this.#backend, container: bucket });
     const who = `access key ${this.#options.access_key ?? '(from the environment)'} at ${this.#options.endpoint ?? 'AWS'}`;
 
     // 1. The bucket, which also proves the credentials (HeadBucket is signed).

@@ -2,7 +2,7 @@ import { runDriverContractSuite } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import plugin, { type S3Store } from '../src/index.js';
-import { deleteBucket, s3TestOptions, swiftTestServer } from './swift-server.js';
+import { deleteBucket, s3TestOptions, swiftTestServer } from './s3-test-helpers.js';
 
 const server = swiftTestServer();
 

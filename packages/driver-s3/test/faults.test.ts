@@ -3,21 +3,18 @@
  * the middle of a backup) and started again; plus the S3-specific paths (DeleteObjects' Content-MD5, multipart).
  */
 import {
-  BackupEngine,
   DriverSetupError,
   StorageAuthError,
   StorageUnavailableError,
-  defaultBackupPrefix,
-  openVolumeFile,
 } from '@stowage/core';
-import { generateVolumeFile } from '@stowage/testkit';
+import { runOutageDuringBackup } from '@stowage/testkit';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import plugin, { type S3Store } from '../src/index.js';
-import { controlServer, deleteBucket, s3TestOptions, swiftTestServer, type SwiftEndpoints } from './swift-server.js';
+import { deleteBucket, s3TestOptions, swiftTestServer, type SwiftEndpoints } from './s3-test-helpers.js';
 
 const MiB = 1024 * 1024;
 const server = swiftTestServer();
@@ -63,7 +60,7 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
   });
 
   afterAll(async () => {
-    await controlServer(endpoints, 'start-server', 'proxy');
+    await server.control('start-server', 'proxy');
     await deleteBucket(await create(), bucket);
     for (const driver of drivers) await driver.close();
     await rm(workDir, { recursive: true, force: true });
@@ -123,7 +120,7 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
     const driver = await create();
     await driver.doSetup();
     await driver.putObject(bucket, 'before-stop', Buffer.from('x'), { length: 1, sha256: '' });
-    await controlServer(endpoints, 'stop-server', 'proxy');
+    await server.control('stop-server', 'proxy');
     try {
       const started = Date.now();
       const check = await failure(driver.checkAvailable());
@@ -139,7 +136,7 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
       expect(StorageUnavailableError.isInstance(setup.cause), String(setup.cause)).toBe(true);
       expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
-      await controlServer(endpoints, 'start-server', 'proxy');
+      await server.control('start-server', 'proxy');
     }
     // Same client: it reconnects by itself.
     await driver.checkAvailable();
@@ -150,45 +147,14 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
   it('the proxy stopped in the middle of a backup fails it cleanly; after restart, delete leaves no orphans', async () => {
     const driver = await create();
     await driver.doSetup();
-    const engine = new BackupEngine({ driver, backendName: 's3-faults', chunkSize: 2 * MiB, concurrency: 4 });
-    const volumePath = join(workDir, 'volume');
-    await generateVolumeFile(volumePath, { size: 48 * MiB, seed: 's3-mid-backup', mix: { random: 0.7, zero: 0, text: 0.3 } });
-    const volumeId = randomUUID();
-    const backupId = randomUUID();
-    const location = { container: bucket, prefix: defaultBackupPrefix(volumeId, backupId) };
-    const volume = await openVolumeFile(volumePath);
-    let stopping: Promise<void> | undefined;
-    // Reads wait while the proxy is being stopped, so the backup cannot finish first.
-    const source = {
-      size: volume.size,
-      read: async (target: Buffer, position: number) => {
-        await stopping;
-        return volume.read(target, position);
-      },
-      close: () => volume.close(),
-    };
-    let error: Error;
-    try {
-      error = await failure(
-        engine.backup({
-          ...location,
-          backupId,
-          volumeId,
-          source,
-          onProgress: ({ bytesDone }) => {
-            if (bytesDone >= 8 * MiB && stopping === undefined) stopping = controlServer(endpoints, 'stop-server', 'proxy');
-          },
-        }),
-      );
-    } finally {
-      await source.close();
-      await stopping;
-    }
-    expect(stopping, 'the backup finished before the proxy could be stopped').toBeDefined();
+    const { error, orphans } = await runOutageDuringBackup({
+      driver,
+      container: bucket,
+      workDir,
+      stopServer: () => server.control('stop-server', 'proxy'),
+      startServer: () => server.control('start-server', 'proxy'),
+    });
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
-
-    await controlServer(endpoints, 'start-server', 'proxy');
-    await engine.delete(location);
-    expect(await keysOf(driver.listObjects(bucket, location.prefix))).toEqual([]);
+    expect(orphans).toEqual([]);
   });
 });

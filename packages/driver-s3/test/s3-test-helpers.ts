@@ -1,61 +1,9 @@
-/** The Swift test cluster (its s3api serves S3) started by the shared globalSetup, and helpers for the tests. */
-import { serverRequirement, type ServerRequirement } from '@stowage/testkit';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { inject } from 'vitest';
+/** S3-specific helpers for the tests; the cluster (whose s3api serves S3) comes from the testkit's `swiftTestServer()`. */
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
+import type { SwiftEndpoints } from '@stowage/testkit';
 import type { S3Store } from '../src/index.js';
 
-const run = promisify(execFile);
-
-export interface SwiftEndpoints {
-  readonly state: string;
-  readonly script: string;
-  readonly proxyUrl: string;
-  readonly authUrl: string;
-  readonly storageUrl: string;
-  readonly user: string;
-  readonly key: string;
-  readonly s3: { readonly endpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
-}
-
-type SwiftServerState =
-  | { readonly available: true; readonly endpoints: SwiftEndpoints; readonly startCommand: string }
-  | { readonly available: false; readonly reason: string; readonly startCommand: string };
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    swiftServer: SwiftServerState;
-  }
-}
-
-export interface SwiftTestServer {
-  readonly requirement: ServerRequirement;
-  /** Throws when the server is not available (only called from tests that are not skipped). */
-  endpoints(): SwiftEndpoints;
-}
-
-export function swiftTestServer(): SwiftTestServer {
-  const state = inject('swiftServer');
-  const requirement = serverRequirement(
-    'the Swift test cluster',
-    state.available,
-    state.startCommand,
-    state.available ? '' : state.reason,
-  );
-  return {
-    requirement,
-    endpoints() {
-      if (!state.available) throw new Error(requirement.reason);
-      return state.endpoints;
-    },
-  };
-}
-
-/** Stop or start one server of the cluster (memcached, account, container, object, proxy) by PID. */
-export async function controlServer(endpoints: SwiftEndpoints, action: 'stop-server' | 'start-server', name: string): Promise<void> {
-  await run('bash', [endpoints.script, action, endpoints.state, name], { timeout: 60_000 });
-}
+export { swiftTestServer, type SwiftEndpoints } from '@stowage/testkit';
 
 /** Driver options for the cluster's s3api, with test-friendly retries and timeouts. */
 export function s3TestOptions(endpoints: SwiftEndpoints, bucket: string): Record<string, unknown> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin, { type S3Store } from '../src/index.js';
-import { deleteBucket, s3TestOptions, swiftTestServer } from './swift-server.js';
+import { deleteBucket, s3TestOptions, swiftTestServer } from './s3-test-helpers.js';
 
 const MiB = 1024 * 1024;
 const VOLUME_SIZE = 256 * MiB;

@@ -10,6 +10,7 @@ import {
   StorageUnavailableError,
   StowageError,
   describeError,
+  setupStepError,
   throwIfAborted,
   type CallOptions,
   type DriverCapabilities,
@@ -91,17 +92,8 @@ export class SwiftStore implements StorageDriver {
     const signal = options?.signal;
     const container = this.defaultContainer;
     const prefix = `swift backend ${this.#backend}: `;
-    const setupError = (what: string, error: unknown) => {
-      if (AbortedError.isInstance(error)) return error;
-      const detail = describeError(error);
-      // Our own errors already name the backend and the step; say it once.
-      const message = detail.startsWith(prefix) ? detail.slice(prefix.length) : `${what}: ${detail}`;
-      return new DriverSetupError(`${prefix}setup failed: ${message}`, {
-        cause: error,
-        backend: this.#backend,
-        container,
-      });
-    };
+    const setupError = (step: string, error: unknown) =>
+      setupStepError(prefix, step, error, { backend: this.#backend, container });
 
     // 1. Authentication, always fresh: a wrong key must fail here, not on the first backup.
     this.#dropSession();

@@ -2,7 +2,7 @@ import { runDriverContractSuite } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import plugin, { type SwiftOptionsInput } from '../src/index.js';
-import { deleteContainer, swiftTestServer } from './swift-server.js';
+import { deleteContainer, swiftTestServer } from './swift-test-helpers.js';
 
 const server = swiftTestServer();
 

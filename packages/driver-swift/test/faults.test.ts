@@ -3,22 +3,19 @@
  * the middle of a backup) and started again.
  */
 import {
-  BackupEngine,
   DriverSetupError,
   StorageAuthError,
   StorageUnavailableError,
-  defaultBackupPrefix,
-  openVolumeFile,
   type StorageDriver,
 } from '@stowage/core';
-import { generateVolumeFile } from '@stowage/testkit';
+import { runOutageDuringBackup } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import plugin, { type SwiftOptionsInput } from '../src/index.js';
-import { controlServer, deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-server.js';
+import { deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-test-helpers.js';
 
 const MiB = 1024 * 1024;
 const server = swiftTestServer();
@@ -59,7 +56,7 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
 
   afterAll(async () => {
     // Whatever happened, leave the proxy running for the next test file.
-    await controlServer(endpoints, 'start-server', 'proxy');
+    await server.control('start-server', 'proxy');
     await deleteContainer(endpoints, container);
     await rm(workDir, { recursive: true, force: true });
   });
@@ -100,7 +97,7 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
     const driver = await create();
     await driver.doSetup();
     await driver.putObject(container, 'before-stop', Buffer.from('x'), { length: 1, sha256: '' });
-    await controlServer(endpoints, 'stop-server', 'proxy');
+    await server.control('stop-server', 'proxy');
     try {
       const started = Date.now();
       const check = await failure(driver.checkAvailable());
@@ -115,7 +112,7 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
       // Two retries with a 50 ms backoff: failing fast, not hanging.
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
-      await controlServer(endpoints, 'start-server', 'proxy');
+      await server.control('start-server', 'proxy');
     }
     // No new client: the driver reconnects (and its token, kept in memcached, is still valid).
     await driver.checkAvailable();
@@ -128,49 +125,14 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
   it('the proxy stopped in the middle of a backup fails it cleanly; after restart, delete leaves no orphans', async () => {
     const driver = await create();
     await driver.doSetup();
-    const engine = new BackupEngine({ driver, backendName: 'swift-faults', chunkSize: 2 * MiB, concurrency: 4 });
-    const volumePath = join(workDir, 'volume');
-    await generateVolumeFile(volumePath, { size: 48 * MiB, seed: 'swift-mid-backup', mix: { random: 0.7, zero: 0, text: 0.3 } });
-    const volumeId = randomUUID();
-    const backupId = randomUUID();
-    const location = { container, prefix: defaultBackupPrefix(volumeId, backupId) };
-    const volume = await openVolumeFile(volumePath);
-    let stopping: Promise<void> | undefined;
-    // Reads wait while the proxy is being stopped, so the backup cannot finish first.
-    const source = {
-      size: volume.size,
-      read: async (target: Buffer, position: number) => {
-        await stopping;
-        return volume.read(target, position);
-      },
-      close: () => volume.close(),
-    };
-    let error: Error;
-    try {
-      error = await failure(
-        engine.backup({
-          ...location,
-          backupId,
-          volumeId,
-          source,
-          onProgress: ({ bytesDone }) => {
-            // Stop the proxy once a few chunks are stored, while others are in flight.
-            if (bytesDone >= 8 * MiB && stopping === undefined) stopping = controlServer(endpoints, 'stop-server', 'proxy');
-          },
-        }),
-      );
-    } finally {
-      await source.close();
-      await stopping;
-    }
-    expect(stopping, 'the backup finished before the proxy could be stopped').toBeDefined();
+    const { error, orphans } = await runOutageDuringBackup({
+      driver,
+      container: container,
+      workDir,
+      stopServer: () => server.control('stop-server', 'proxy'),
+      startServer: () => server.control('start-server', 'proxy'),
+    });
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
-
-    await controlServer(endpoints, 'start-server', 'proxy');
-    // The engine's own clean-up could not reach Swift; a delete once it is back removes whatever was stored.
-    await engine.delete(location);
-    const left: string[] = [];
-    for await (const key of driver.listObjects(container, location.prefix)) left.push(key);
-    expect(left).toEqual([]);
+    expect(orphans).toEqual([]);
   });
 });

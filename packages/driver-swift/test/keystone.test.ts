@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriverSetupError } from '@stowage/core';
 import plugin, { type SwiftOptionsInput } from '../src/index.js';
-import { adminToken, deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-server.js';
+import { adminToken, deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-test-helpers.js';
 
 const server = swiftTestServer();
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin from '../src/index.js';
-import { adminToken, deleteContainer, swiftTestServer } from './swift-server.js';
+import { adminToken, deleteContainer, swiftTestServer } from './swift-test-helpers.js';
 
 const MiB = 1024 * 1024;
 const VOLUME_SIZE = 256 * MiB;
