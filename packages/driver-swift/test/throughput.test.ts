@@ -2,10 +2,9 @@
  * A 256 MiB volume through BackupEngine on Swift, byte-identical after restore, with the throughput of the backup
  * and the restore printed next to a raw PUT/GET loop of the same bytes against the same proxy.
  */
-import { BackupEngine, DEFAULT_CHUNK_SIZE, defaultBackupPrefix, openRestoreFile, openVolumeFile } from '@stowage/core';
-import { generateVolumeFile, sha256File } from '@stowage/testkit';
+import { measureDriverThroughput } from '@stowage/testkit';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,10 +12,7 @@ import plugin from '../src/index.js';
 import { adminToken, deleteContainer, swiftTestServer } from './swift-test-helpers.js';
 
 const MiB = 1024 * 1024;
-const VOLUME_SIZE = 256 * MiB;
 const server = swiftTestServer();
-
-const rate = (bytes: number, ms: number) => `${((bytes / MiB) / (ms / 1000)).toFixed(0)} MiB/s (${(ms / 1000).toFixed(2)} s)`;
 
 describe.skipIf(!server.requirement.available)('swift throughput', () => {
   const container = `stowage-throughput-${randomUUID().slice(0, 8)}`;
@@ -39,70 +35,30 @@ describe.skipIf(!server.requirement.available)('swift throughput', () => {
     if (result.issues) throw new Error(JSON.stringify(result.issues));
     const driver = plugin.create(result.value, { backendName: 'swift-throughput', statePath: '/nonexistent' });
     await driver.doSetup();
-    const engine = new BackupEngine({ driver, backendName: 'swift-throughput' });
-
-    const volumePath = join(workDir, 'volume');
-    await generateVolumeFile(volumePath, { size: VOLUME_SIZE, seed: 'swift-throughput' });
-    const original = await sha256File(volumePath);
-    const volumeId = randomUUID();
-    const backupId = randomUUID();
-    const location = { container, prefix: defaultBackupPrefix(volumeId, backupId) };
-
-    const source = await openVolumeFile(volumePath);
-    let started = performance.now();
-    const backup = await engine.backup({ ...location, backupId, volumeId, source }).finally(() => source.close());
-    const backupMs = performance.now() - started;
-
-    const restoredPath = join(workDir, 'restored');
-    const target = await openRestoreFile(restoredPath);
-    started = performance.now();
-    await engine.restore({ ...location, target }).finally(() => target.close());
-    const restoreMs = performance.now() - started;
-    expect(await sha256File(restoredPath)).toBe(original);
-
-    // Raw loop: the same bytes in engine-sized chunks, PUT then GET with plain fetch, as many at once as the engine.
     const token = await adminToken(endpoints);
-    const handle = await open(volumePath, 'r');
-    const chunks = Math.ceil(VOLUME_SIZE / DEFAULT_CHUNK_SIZE);
     const url = (index: number) => `${endpoints.storageUrl}/${container}/raw/${String(index).padStart(6, '0')}`;
-    const inParallel = async (run: (index: number) => Promise<void>) => {
-      let next = 0;
-      await Promise.all(Array.from({ length: engine.concurrency }, async () => {
-        while (next < chunks) await run(next++);
-      }));
-    };
-    started = performance.now();
-    await inParallel(async (index) => {
-      const buffer = Buffer.allocUnsafe(Math.min(DEFAULT_CHUNK_SIZE, VOLUME_SIZE - index * DEFAULT_CHUNK_SIZE));
-      await handle.read(buffer, 0, buffer.length, index * DEFAULT_CHUNK_SIZE);
-      const response = await fetch(url(index), {
-        method: 'PUT',
-        headers: { 'X-Auth-Token': token, ETag: createHash('md5').update(buffer).digest('hex') },
-        body: buffer,
-      });
-      await response.body?.cancel();
-      expect(response.status).toBe(201);
+    const report = await measureDriverThroughput({
+      driver,
+      container,
+      workDir,
+      volumeSize: 256 * MiB,
+      seed: 'swift-throughput',
+      rawPut: async (index, data) => {
+        const response = await fetch(url(index), {
+          method: 'PUT',
+          headers: { 'X-Auth-Token': token, ETag: createHash('md5').update(data).digest('hex') },
+          body: data,
+        });
+        await response.body?.cancel();
+        expect(response.status).toBe(201);
+      },
+      rawGet: async (index) => {
+        const response = await fetch(url(index), { headers: { 'X-Auth-Token': token } });
+        return (await response.arrayBuffer()).byteLength;
+      },
     });
-    const rawPutMs = performance.now() - started;
-    await handle.close();
-    started = performance.now();
-    let rawBytes = 0;
-    await inParallel(async (index) => {
-      const response = await fetch(url(index), { headers: { 'X-Auth-Token': token } });
-      const bytes = (await response.arrayBuffer()).byteLength;
-      rawBytes += bytes;
-    });
-    const rawGetMs = performance.now() - started;
-    expect(rawBytes).toBe(VOLUME_SIZE);
-
-    console.log(
-      [
-        `swift throughput, ${VOLUME_SIZE / MiB} MiB volume (${backup.objectCount} objects, ${(backup.storedBytes / MiB).toFixed(0)} MiB stored, concurrency ${engine.concurrency}):`,
-        `  engine backup   ${rate(VOLUME_SIZE, backupMs)}`,
-        `  engine restore  ${rate(VOLUME_SIZE, restoreMs)}`,
-        `  raw PUT loop    ${rate(VOLUME_SIZE, rawPutMs)}`,
-        `  raw GET loop    ${rate(VOLUME_SIZE, rawGetMs)}`,
-      ].join('\n'),
-    );
+    console.log(report.summary);
+    expect(report.restoredIdentical).toBe(true);
+    expect(report.rawBytesRead).toBe(256 * MiB);
   });
 });

@@ -17,3 +17,4 @@ export { serverRequirement, type ServerRequirement } from './server-requirement.
 export { testServer, type ServerEndpointsBase, type TestServer, type TestServerState } from './test-server.js';
 export { runOutageDuringBackup, type OutageOutcome, type OutageScenario } from './outage-scenario.js';
 export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js';
+export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport } from './throughput.js';
