@@ -61,7 +61,13 @@ export const configSchema = z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8776')
       .default('127.0.0.1:8776'),
-    auth_strategy: z.enum(['noauth']).default('noauth'),
+    /** `noauth` (development: every caller is admin) or `tokens` (a YAML file of sha256-hashed tokens). */
+    auth_strategy: z.enum(['noauth', 'tokens']).default('noauth'),
+    /** With `tokens`: `tokens: [{sha256, user_id, project_id, roles}]`, re-read when it changes. */
+    auth_tokens_file: z.string().min(1).optional(),
+    /** Cinder's per-project defaults for backups (`quota_backups`, `quota_backup_gigabytes`); -1 = unlimited. */
+    quota_backups: z.int().min(-1).default(10),
+    quota_backup_gigabytes: z.int().min(-1).default(1000),
     /** noauth trusts any token: listening beyond loopback with it must be asked for explicitly. */
     allow_noauth_on_non_loopback: z.boolean().default(false),
     volumes_dir: z.string().min(1).optional(),

@@ -21,7 +21,11 @@ export interface ServiceConfig {
   readonly databaseUrl: string;
   readonly listenHost: string;
   readonly listenPort: number;
-  readonly authStrategy: 'noauth';
+  readonly authStrategy: 'noauth' | 'tokens';
+  /** Absolute path of the tokens file (auth_strategy tokens). */
+  readonly authTokensFile: string | undefined;
+  readonly quotaBackups: number;
+  readonly quotaBackupGigabytes: number;
   readonly volumesDir: string;
   readonly notifications: readonly NotificationSinkConfig[];
   /** Folders driver packages are resolved from, in order: the config file's folder, then plugin_paths. */
@@ -74,6 +78,9 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
       message: `auth_strategy noauth trusts every caller; refusing to listen on non-loopback ${listenHost}. Listen on 127.0.0.1, or set allow_noauth_on_non_loopback: true if that is really intended`,
     });
   }
+  if (parsed.auth_strategy === 'tokens' && !parsed.auth_tokens_file) {
+    issues.push({ path: 'auth_tokens_file', message: 'auth_strategy tokens needs auth_tokens_file: a YAML file `tokens: [{sha256, user_id, project_id, roles}]`' });
+  }
   let serviceDownTime = parsed.service_down_time;
   if (serviceDownTime <= parsed.report_interval) {
     // Cinder's basic_config_check does the same rather than refusing to start.
@@ -100,6 +107,9 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
     listenHost,
     listenPort,
     authStrategy: parsed.auth_strategy,
+    authTokensFile: parsed.auth_tokens_file === undefined ? undefined : at(parsed.auth_tokens_file),
+    quotaBackups: parsed.quota_backups,
+    quotaBackupGigabytes: parsed.quota_backup_gigabytes,
     volumesDir: at(parsed.volumes_dir ?? resolve(statePath, 'volumes')),
     notifications: parsed.notifications.map((sink) => (sink.type === 'log' && sink.path ? { ...sink, path: at(sink.path) } : sink)),
     pluginSearchPaths: [where.baseDir, ...parsed.plugin_paths.map(at)],
