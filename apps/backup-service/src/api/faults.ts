@@ -21,9 +21,14 @@ export class ApiFault extends Error {
   }
 }
 
-export function faultBody(statusCode: number, message: string): Record<string, { code: number; message: string }> {
-  return { [FAULT_NAMES[statusCode] ?? 'computeFault']: { code: statusCode, message } };
+export function faultBody(statusCode: number, message: string): Record<string, { code: number; message: string; retryAfter?: string }> {
+  // Cinder's Fault adds the Retry-After of an over-quota error to the body (OverQuota sets it to 0).
+  const body = statusCode === 413 ? { code: statusCode, message, retryAfter: '0' } : { code: statusCode, message };
+  return { [FAULT_NAMES[statusCode] ?? 'computeFault']: body };
 }
 
 export const badRequest = (message: string) => new ApiFault(400, message);
 export const notFound = (message: string) => new ApiFault(404, message);
+export const forbidden = (message: string) => new ApiFault(403, message);
+export const overLimit = (message: string) => new ApiFault(413, message);
+export const serviceUnavailable = (message: string) => new ApiFault(503, message);

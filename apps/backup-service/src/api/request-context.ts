@@ -1,10 +1,12 @@
 import type { FastifyRequest } from 'fastify';
+import { ApiFault } from './faults.js';
 import type { Microversion } from './microversion.js';
 
 /** Who is calling and at which microversion; set by the auth and version hooks. */
 export interface RequestContext {
   readonly userId: string;
   readonly projectId: string;
+  readonly roles: readonly string[];
   readonly isAdmin: boolean;
   readonly version: Microversion;
 }
@@ -20,8 +22,22 @@ export function baseUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
-/** The project a request acts on: the URL's `{project_id}` when given, else the token's (3.67 routes). */
+/**
+ * The project a request acts as: always the token's (new resources belong to it; lookups of a non-admin are
+ * scoped to it). The URL's `{project_id}` must match it unless the caller is an admin, whose URL names its own
+ * project while it acts on other projects' resources by id (as tempest's admin tests do).
+ */
 export function projectOf(request: FastifyRequest): string {
   const params = request.params as { project_id?: string };
-  return params.project_id ?? request.stowage.projectId;
+  const { projectId, isAdmin } = request.stowage;
+  if (params.project_id !== undefined && params.project_id !== projectId && !isAdmin) {
+    throw new ApiFault(400, `Malformed request URL: URL's project_id '${params.project_id}' doesn't match Context's project_id '${projectId}'`);
+  }
+  return projectId;
+}
+
+/** The project filter of a lookup by id: none for an admin (any project), the caller's own otherwise. */
+export function scopeOf(request: FastifyRequest): string | undefined {
+  const projectId = projectOf(request);
+  return request.stowage.isAdmin ? undefined : projectId;
 }

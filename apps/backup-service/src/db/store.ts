@@ -26,8 +26,17 @@ export interface BackupListQuery {
   readonly name?: string | undefined;
   readonly status?: string | undefined;
   readonly volumeId?: string | undefined;
+  /** `[column, direction]` pairs; default newest first. */
+  readonly sort?: ReadonlyArray<readonly [BackupSortColumn, 'asc' | 'desc']> | undefined;
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
+}
+
+export type BackupSortColumn = 'id' | 'status' | 'size' | 'availability_zone' | 'display_name' | 'created_at' | 'updated_at' | 'volume_id' | 'container' | 'data_timestamp';
+
+export interface ProjectBackupUsage {
+  readonly backups: number;
+  readonly gigabytes: number;
 }
 
 export class Store {
@@ -176,7 +185,10 @@ export class Store {
     if (query.name !== undefined) select = select.where('display_name', '=', query.name);
     if (query.status !== undefined) select = select.where('status', '=', query.status);
     if (query.volumeId !== undefined) select = select.where('volume_id', '=', query.volumeId);
-    select = select.orderBy('created_at', 'desc').orderBy('id', 'desc');
+    const sort = query.sort && query.sort.length > 0 ? query.sort : ([['created_at', 'desc']] as const);
+    for (const [column, direction] of sort) select = select.orderBy(column, direction);
+    // A unique last key keeps the order total, so markers page deterministically.
+    if (!sort.some(([column]) => column === 'id')) select = select.orderBy('id', sort[sort.length - 1]![1]);
     if (query.limit !== undefined) select = select.limit(query.limit);
     if (query.offset !== undefined) select = select.offset(query.offset);
     return select.execute();
@@ -247,6 +259,65 @@ export class Store {
       .where('deleted', '=', 0)
       .executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  /** A backup row even when soft-deleted (import revives it, as Cinder does). */
+  async getBackupIncludingDeleted(id: string): Promise<BackupRow | undefined> {
+    return this.db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async replaceDeletedBackup(backup: NewBackup): Promise<boolean> {
+    const { id, ...fields } = backup;
+    const result = await this.db.updateTable('backups').set(fields).where('id', '=', id).where('deleted', '=', 1).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Other live backups whose data is the same objects (an imported copy of an exported backup). */
+  async countSharingData(backup: Pick<BackupRow, 'id' | 'backend_name' | 'container' | 'service_metadata'>): Promise<number> {
+    if (backup.container === null || backup.service_metadata === null) return 0;
+    const row = await this.db
+      .selectFrom('backups')
+      .select((eb) => eb.fn.countAll<string | number>().as('count'))
+      .where('deleted', '=', 0)
+      .where('id', '!=', backup.id)
+      .where('container', '=', backup.container)
+      .where('service_metadata', '=', backup.service_metadata)
+      .where('backend_name', backup.backend_name === null ? 'is' : '=', backup.backend_name)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** What a project's live backups count against its quota (Cinder counts every backup until it is deleted). */
+  async backupUsage(projectId: string): Promise<ProjectBackupUsage> {
+    const row = await this.db
+      .selectFrom('backups')
+      .select((eb) => [eb.fn.countAll<string | number>().as('count'), eb.fn.sum<string | number | null>('size').as('gigabytes')])
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
+    return { backups: Number(row.count), gigabytes: Number(row.gigabytes ?? 0) };
+  }
+
+  /** Per-project hard limits that override the configured defaults. */
+  async quotaLimits(projectId: string): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom('quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute();
+    return new Map(rows.map((row) => [row.resource, row.hard_limit]));
+  }
+
+  async updateVolume(id: string, patch: Partial<Pick<VolumeRow, 'display_name' | 'display_description' | 'metadata' | 'size' | 'status'>>): Promise<void> {
+    await this.db.updateTable('volumes').set({ ...patch, updated_at: nowIso() }).where('id', '=', id).where('deleted', '=', 0).execute();
+  }
+
+  /** Enable or disable a service (`modified_at`, not a heartbeat); returns the rows changed. */
+  async setServiceDisabled(host: string, binary: string, disabled: boolean, reason: string | null): Promise<number> {
+    const result = await this.db
+      .updateTable('services')
+      .set({ disabled: disabled ? 1 : 0, disabled_reason: reason, modified_at: nowIso() })
+      .where('host', '=', host)
+      .where('binary', '=', binary)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async adjustDependentCount(parentId: string, delta: 1 | -1): Promise<void> {
