@@ -9,3 +9,9 @@ export { BackupScheduler, noCandidateReason } from './scheduler/backup-scheduler
 export { buildApi } from './api/server.js';
 export { LogNotificationSink } from './notifications/log-sink.js';
 export { WebhookNotificationSink } from './notifications/webhook-sink.js';
+export type { Authenticator, Identity } from './api/auth/authenticator.js';
+export { AuthenticationError } from './api/auth/authenticator.js';
+export { NoAuthAuthenticator } from './api/auth/noauth-authenticator.js';
+export { TokenFileAuthenticator } from './api/auth/token-file-authenticator.js';
+export { POLICIES, type Action as PolicyAction, type Rule as PolicyRule } from './api/policy.js';
+export { Quotas } from './quota/quotas.js';

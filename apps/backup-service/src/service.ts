@@ -2,13 +2,17 @@
 import { Notifier, describeError } from '@stowage/core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Authenticator } from './api/auth/authenticator.js';
+import { NoAuthAuthenticator } from './api/auth/noauth-authenticator.js';
+import { TokenFileAuthenticator } from './api/auth/token-file-authenticator.js';
 import { buildApi } from './api/server.js';
+import { Quotas } from './quota/quotas.js';
 import type { ServiceConfig } from './config/load-config.js';
 import { openDatabase, type OpenedDatabase } from './db/connect.js';
 import { Store } from './db/store.js';
 import { BackupManager } from './manager/backup-manager.js';
 import { createSinks } from './notifications/sinks.js';
-import { loadBackends } from './plugins/plugin-loader.js';
+import { loadBackends, type LoadedBackend } from './plugins/plugin-loader.js';
 import { BackupScheduler } from './scheduler/backup-scheduler.js';
 
 export interface RunningService {
@@ -25,12 +29,15 @@ export interface RunningService {
 export interface StartOptions {
   /** Deterministic host choice for tests; random otherwise. */
   readonly pickHost?: ((hosts: readonly string[]) => string) | undefined;
+  /** Tests only: adjust the loaded backends (e.g. wrap a driver to hold an operation at a known point). */
+  readonly adjustBackends?: ((backends: LoadedBackend[]) => LoadedBackend[]) | undefined;
 }
 
 export async function startService(config: ServiceConfig, logger: Logger, options: StartOptions = {}): Promise<RunningService> {
   for (const warning of config.warnings) logger.warn({ config: config.source }, warning);
   // Plugins first: a missing driver or bad option must stop the process before anything else happens.
-  const backends = await loadBackends(config.backends, config.pluginSearchPaths);
+  const loaded = await loadBackends(config.backends, config.pluginSearchPaths);
+  const backends = options.adjustBackends ? options.adjustBackends(loaded) : loaded;
   for (const backend of backends) {
     logger.info({ backend: backend.config.name, driver: backend.config.driver, version: backend.plugin.version, from: backend.resolvedFrom }, 'driver plugin loaded');
   }
@@ -45,7 +52,9 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   const manager = new BackupManager({ config, store, notifier, logger, backends });
   const scheduler = new BackupScheduler({ store, manager, serviceDownTimeMs: config.serviceDownTimeMs, logger, pickHost: options.pickHost });
   manager.setRescheduler(scheduler);
-  const app = buildApi({ config, store, manager, scheduler, logger });
+  const authenticator = await createAuthenticator(config, logger);
+  const quotas = new Quotas(store, { backups: config.quotaBackups, backupGigabytes: config.quotaBackupGigabytes });
+  const app = buildApi({ config, store, manager, scheduler, logger, authenticator, quotas });
 
   // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
   const address = await app.listen({ host: config.listenHost, port: config.listenPort });
@@ -70,4 +79,11 @@ export async function startService(config: ServiceConfig, logger: Logger, option
     })());
 
   return { url: address, manager, store, app, initialized, stop };
+}
+
+async function createAuthenticator(config: ServiceConfig, logger: Logger): Promise<Authenticator> {
+  if (config.authStrategy === 'noauth') return new NoAuthAuthenticator();
+  return TokenFileAuthenticator.open(config.authTokensFile!, (error) =>
+    logger.error({ err: describeError(error) }, 'auth_tokens_file could not be re-read; keeping the previous tokens'),
+  );
 }

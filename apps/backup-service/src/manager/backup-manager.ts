@@ -10,6 +10,7 @@ import {
   OperationLimiter,
   defaultBackupPrefix,
   describeError,
+  openRestoreFile,
   openVolumeFile,
   runWithTimeout,
   type DriverPlugin,
@@ -51,7 +52,15 @@ export interface Rescheduler {
 interface RunningOperation {
   readonly controller: AbortController;
   readonly done: Promise<void>;
+  readonly backupId: string | undefined;
 }
+
+/** Volume statuses a restore writes into: an existing volume, or one being created from the backup (3.47). */
+const RESTORE_TARGET_STATUSES = ['restoring-backup', 'creating'];
+
+/** Cinder's usage event types this manager sends beyond core's `BackupEvents`. */
+export const RESET_STATUS_START = 'backup.reset_status.start';
+export const RESET_STATUS_END = 'backup.reset_status.end';
 
 export interface BackupManagerOptions {
   readonly config: ServiceConfig;
@@ -127,6 +136,19 @@ export class BackupManager {
     });
   }
 
+  /** Send a usage notification (the API's reset_status events). */
+  notify(eventType: string, payload: object): void {
+    this.#notifier.notify(eventType, payload);
+  }
+
+  /** `package@version` of the driver behind a backend name, for export records. */
+  packageOf(backendName: string | null): string | undefined {
+    for (const runtime of this.backends.values()) {
+      if (runtime.name === backendName) return `${runtime.packageName}@${runtime.plugin.version}`;
+    }
+    return undefined;
+  }
+
   setRescheduler(rescheduler: Rescheduler): void {
     this.#rescheduler = rescheduler;
   }
@@ -164,6 +186,8 @@ export class BackupManager {
         } else if (backup.status === 'restoring') {
           if (backup.restore_volume_id) {
             await this.#store.transitionVolume(backup.restore_volume_id, ['restoring-backup'], { status: 'error_restoring' });
+            // A volume being created from the backup (3.47) ends `error`, as Cinder's creating volumes do.
+            await this.#store.transitionVolume(backup.restore_volume_id, ['creating'], { status: 'error' });
           }
           await this.#store.updateBackup(backup.id, { status: 'available' }, { status: ['restoring'] });
         } else if (backup.encryption_key_id) {
@@ -186,10 +210,11 @@ export class BackupManager {
   }
 
   /** Run `work` as a tracked operation (shutdown waits for it, then aborts it). */
-  #track(work: (signal: AbortSignal) => Promise<void>): void {
+  #track(work: (signal: AbortSignal) => Promise<void>, backupId?: string): void {
     const controller = new AbortController();
     const operation: RunningOperation = {
       controller,
+      backupId,
       done: work(controller.signal)
         .catch((error: unknown) => this.#logger.error({ err: describeError(error) }, 'backup operation failed unexpectedly'))
         .finally(() => this.#running.delete(operation)),
@@ -199,7 +224,7 @@ export class BackupManager {
 
   /** Start a create on `serviceHost` (the scheduler has set the backup's host). Returns at once. */
   createBackup(serviceHost: string, backupId: string, tried: readonly SchedulingAttempt[]): void {
-    this.#track((signal) => this.#createBackup(serviceHost, backupId, tried, signal));
+    this.#track((signal) => this.#createBackup(serviceHost, backupId, tried, signal), backupId);
   }
 
   async #createBackup(serviceHost: string, backupId: string, tried: readonly SchedulingAttempt[], signal: AbortSignal): Promise<void> {
@@ -258,7 +283,7 @@ export class BackupManager {
         source,
         signal,
         parent: parent?.container && parent.service_metadata ? { container: parent.container, prefix: parent.service_metadata } : undefined,
-        extra: { volume_size_gib: volume.size },
+        extra: { volume_size_gib: volume.size, volume_metadata: parseObject(volume.metadata) },
         onProgress: ({ bytesDone, bytesTotal }) => {
           const percent = bytesTotal === 0 ? 100 : Math.floor((bytesDone * 100) / bytesTotal);
           if (Math.floor(percent / 10) > lastDecile) {
@@ -320,7 +345,110 @@ export class BackupManager {
 
   /** Start a delete on `serviceHost` (the API set the backup to `deleting` on that host). Returns at once. */
   deleteBackup(serviceHost: string, backupId: string): void {
-    this.#track((signal) => this.#deleteBackup(serviceHost, backupId, signal));
+    this.#track((signal) => this.#deleteBackup(serviceHost, backupId, signal), backupId);
+  }
+
+  /**
+   * Force delete (admin): a create of this backup running here is aborted first (its partial data is removed and
+   * it ends without touching the `deleting` status), then the delete runs. Returns at once.
+   */
+  forceDeleteBackup(serviceHost: string, backupId: string): void {
+    const running = [...this.#running].filter((operation) => operation.backupId === backupId);
+    for (const operation of running) operation.controller.abort(new Error('backup force-deleted'));
+    void Promise.allSettled(running.map((operation) => operation.done)).then(() => this.deleteBackup(serviceHost, backupId));
+  }
+
+  /**
+   * Start a restore on `serviceHost` (the API set the backup `restoring` and the volume `restoring-backup`, or
+   * `creating` for a volume created from the backup at 3.47).
+   */
+  restoreBackup(serviceHost: string, backupId: string, volumeId: string): void {
+    this.#track(async (signal) => {
+      const runtime = this.backends.get(serviceHost);
+      if (!runtime) throw new Error(`no backend ${serviceHost} in this process`);
+      try {
+        // backup_max_operations bounds restores (reference 2.3, Cinder's limit_operations).
+        await this.#limiter.run(() => this.#runRestore(runtime, backupId, volumeId, signal));
+      } catch (error) {
+        await this.#failRestore(backupId, volumeId, `the backup service on ${serviceHost} stopped before the restore started`, error);
+      }
+    }, backupId);
+  }
+
+  async #runRestore(runtime: BackendRuntime, backupId: string, volumeId: string, signal: AbortSignal): Promise<void> {
+    const backup = await this.#store.getBackup(backupId);
+    if (!backup || backup.status !== 'restoring' || backup.restore_volume_id !== volumeId) return;
+    this.#notifier.notify(BackupEvents.restoreStart, backupUsagePayload(backup));
+    const volume = await this.#store.getVolume(volumeId);
+    // Reference 2.3, manager step 2: the target must still be restoring-backup (or creating).
+    if (!volume || !RESTORE_TARGET_STATUSES.includes(volume.status)) {
+      await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
+      if (volume) await this.#store.transitionVolume(volumeId, [volume.status], { status: 'error' });
+      this.#logger.error({ backup: backupId, volume: volumeId, status: volume?.status }, 'restore target is not restoring-backup');
+      return;
+    }
+    if (!backup.container || !backup.service_metadata) {
+      await this.#failRestore(backupId, volumeId, `backup ${backupId} has no data location`);
+      return;
+    }
+    const location = { container: backup.container, prefix: backup.service_metadata };
+    const target = await openRestoreFile(volume.path);
+    try {
+      const metadata = await runtime.engine.readMetadata(location, signal);
+      const result = await runtime.engine.restore({ ...location, target, signal });
+      // The engine verified every block's sha256. The volume file keeps its own (possibly larger) size.
+      const sourceMetadata = metadata.extra.volume_metadata;
+      const merged = {
+        ...(typeof sourceMetadata === 'object' && sourceMetadata !== null ? (sourceMetadata as Record<string, unknown>) : {}),
+        ...parseObject(volume.metadata),
+        src_backup_id: backupId,
+      };
+      await this.#store.updateVolume(volumeId, { metadata: JSON.stringify(merged) });
+      await this.#store.transitionVolume(volumeId, RESTORE_TARGET_STATUSES, { status: 'available' });
+      await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
+      const done = await this.#store.getBackup(backupId);
+      if (done) this.#notifier.notify(BackupEvents.restoreEnd, { ...backupUsagePayload(done), volume_id: volumeId });
+      this.#logger.info({ backup: backupId, volume: volumeId, chain: result.chain, bytesWritten: result.bytesWritten }, 'backup restored');
+    } catch (error) {
+      const reason = signal.aborted ? `the backup service on ${runtime.serviceHost} stopped during the restore` : describeError(error);
+      await this.#failRestore(backupId, volumeId, reason, error);
+    } finally {
+      await target.close();
+    }
+  }
+
+  /** Cinder's restore failure: the volume `error_restoring` (`error` if it was being created), the backup `available`. */
+  async #failRestore(backupId: string, volumeId: string, reason: string, error?: unknown): Promise<void> {
+    await this.#store.transitionVolume(volumeId, ['restoring-backup'], { status: 'error_restoring' });
+    await this.#store.transitionVolume(volumeId, ['creating'], { status: 'error' });
+    await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
+    this.#logger.error({ backup: backupId, volume: volumeId, reason, err: error === undefined ? undefined : describeError(error) }, 'restore failed');
+  }
+
+  /**
+   * Finish an import on `serviceHost`: the backup's metadata object must exist on the backend (and parse) before
+   * the backup becomes `available`; otherwise it ends `error` with the reason.
+   */
+  importBackup(serviceHost: string, backupId: string): void {
+    this.#track(async (signal) => {
+      const runtime = this.backends.get(serviceHost);
+      const backup = await this.#store.getBackup(backupId);
+      if (!runtime || !backup || backup.status !== 'creating' || !backup.container || !backup.service_metadata) return;
+      try {
+        const metadata = await runtime.engine.readMetadata({ container: backup.container, prefix: backup.service_metadata }, signal);
+        await this.#store.updateBackup(
+          backupId,
+          { status: 'available', object_count: metadata.objects.length, fail_reason: null, service: runtime.plugin.name, backend_name: runtime.name },
+          { status: ['creating'] },
+        );
+        this.#logger.info({ backup: backupId, host: serviceHost }, 'backup imported');
+      } catch (error) {
+        const reason = `import failed: the backup's metadata could not be read on backend ${runtime.name}: ${describeError(error)}`;
+        // service stays empty: the row never owned data, so deleting it must not touch the backend.
+        await this.#store.updateBackup(backupId, { status: 'error', fail_reason: reason, service: null }, { status: ['creating'] });
+        this.#logger.error({ backup: backupId, reason }, 'backup import failed');
+      }
+    }, backupId);
   }
 
   async #deleteBackup(serviceHost: string, backupId: string, signal: AbortSignal): Promise<void> {
@@ -337,7 +465,9 @@ export class BackupManager {
       return;
     }
     try {
-      if (backup.service && backup.container && backup.service_metadata) {
+      // An imported copy of the same objects (export, then import with a new id) keeps them alive.
+      const shared = (await this.#store.countSharingData(backup)) > 0;
+      if (backup.service && backup.container && backup.service_metadata && !shared) {
         await runtime.engine.delete({ container: backup.container, prefix: backup.service_metadata }, signal);
       }
     } catch (error) {
@@ -381,6 +511,15 @@ export class BackupManager {
   /** Operations in flight (for tests and logs). */
   get runningOperations(): number {
     return this.#running.size;
+  }
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }
 
