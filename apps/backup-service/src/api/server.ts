@@ -1,8 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDependencies } from './api-deps.js';
+import { AuthenticationError } from './auth/authenticator.js';
 import { ApiFault, faultBody } from './faults.js';
 import { VERSION_HEADER, formatVersion, parseMicroversion, MIN_VERSION } from './microversion.js';
 import './request-context.js';
+import { registerBackupActionRoutes } from './routes/backup-actions.js';
 import { registerBackupRoutes } from './routes/backups.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerVersionRoutes } from './routes/versions.js';
@@ -15,13 +17,29 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
 
   app.decorateRequest('stowage', null as never);
 
-  // noauth, exactly as Cinder's NoAuthMiddleware: the token is `user:project` and the caller is admin.
+  // Cinder answers a body that is not JSON with 400 "Malformed request body".
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(['application/json'], { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      // `__proto__` keys are dropped: no request body can reach an object's prototype through a later copy.
+      done(null, JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value)) as unknown);
+    } catch (cause) {
+      done(new ApiFault(400, 'Malformed request body', { cause }), undefined);
+    }
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const isVersionDocument = path === '/' || path === '/v3' || path === '/v3/';
     const version = isVersionDocument ? MIN_VERSION : parseMicroversion(request.headers[VERSION_HEADER]);
+    if (isVersionDocument) {
+      request.stowage = { userId: '', projectId: '', roles: [], isAdmin: false, version };
+      return;
+    }
     const token = request.headers['x-auth-token'];
-    if (!isVersionDocument && typeof token !== 'string') {
+    if (deps.authenticator.strategy === 'noauth' && typeof token !== 'string') {
       // Cinder's noauth hands out a token instead of refusing.
       const user = String(request.headers['x-auth-user'] ?? 'admin');
       const project = String(request.headers['x-auth-project-id'] ?? 'admin');
@@ -31,16 +49,27 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
         .header('X-Server-Management-Url', `${request.protocol}://${request.host}/v3/${project}`)
         .send();
     }
-    const [user = 'admin', project] = String(token ?? 'admin:admin').split(':', 2);
-    request.stowage = { userId: user, projectId: project || user, isAdmin: true, version };
-    if (!isVersionDocument) {
-      reply.header('OpenStack-API-Version', `volume ${formatVersion(version)}`);
-      reply.header('Vary', 'OpenStack-API-Version');
+    let identity;
+    try {
+      identity = await deps.authenticator.authenticate(request.headers);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      // keystonemiddleware's answer to a missing or invalid token.
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', `Keystone uri="${request.protocol}://${request.host}"`)
+        .send({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
     }
+    request.stowage = { ...identity, version };
+    reply.header('OpenStack-API-Version', `volume ${formatVersion(version)}`);
+    reply.header('Vary', 'OpenStack-API-Version');
   });
 
   app.setErrorHandler((error, request, reply) => {
-    if (error instanceof ApiFault) return reply.code(error.statusCode).send(faultBody(error.statusCode, error.message));
+    if (error instanceof ApiFault) {
+      if (error.statusCode === 413) reply.header('Retry-After', '0');
+      return reply.code(error.statusCode).send(faultBody(error.statusCode, error.message));
+    }
     const statusCode = (error as { statusCode?: number }).statusCode;
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
       return reply.code(statusCode).send(faultBody(statusCode, (error as Error).message));
@@ -53,6 +82,7 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
   registerVersionRoutes(app);
   registerVolumeRoutes(app, deps);
   registerBackupRoutes(app, deps);
+  registerBackupActionRoutes(app, deps);
   registerServiceRoutes(app, deps);
   return app;
 }

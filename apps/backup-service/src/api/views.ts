@@ -14,7 +14,13 @@ export function backupSummary(backup: BackupRow, base: string) {
   return { id: backup.id, name: backup.display_name, links: links(base, backup.project_id, 'backups', backup.id) };
 }
 
-export function backupDetail(backup: BackupRow, base: string, version: Microversion, isAdmin: boolean) {
+/** Which policy-gated fields the caller may see (admin-only by default). */
+export interface BackupFieldAccess {
+  readonly projectAttribute: boolean;
+  readonly userId: boolean;
+}
+
+export function backupDetail(backup: BackupRow, base: string, version: Microversion, access: BackupFieldAccess) {
   const view: Record<string, unknown> = {
     id: backup.id,
     status: backup.status,
@@ -34,14 +40,14 @@ export function backupDetail(backup: BackupRow, base: string, version: Microvers
     snapshot_id: backup.snapshot_id,
     data_timestamp: toCinderTime(backup.data_timestamp),
   };
-  if (atLeast(version, 18) && isAdmin) view['os-backup-project-attr:project_id'] = backup.project_id;
+  if (atLeast(version, 18) && access.projectAttribute) view['os-backup-project-attr:project_id'] = backup.project_id;
   if (atLeast(version, 43)) view.metadata = parseJsonObject(backup.metadata);
-  if (atLeast(version, 56) && isAdmin) view.user_id = backup.user_id;
+  if (atLeast(version, 56) && access.userId) view.user_id = backup.user_id;
   if (atLeast(version, 64)) view.encryption_key_id = backup.encryption_key_id;
   return view;
 }
 
-export function volumeDetail(volume: VolumeRow, base: string, version: Microversion, isAdmin: boolean) {
+export function volumeDetail(volume: VolumeRow, base: string, version: Microversion, isAdmin: boolean, serviceHost = 'stowage@volumes#volumes') {
   const view: Record<string, unknown> = {
     id: volume.id,
     status: volume.status,
@@ -63,11 +69,15 @@ export function volumeDetail(volume: VolumeRow, base: string, version: Microvers
     multiattach: false,
     replication_status: null,
     consistencygroup_id: null,
-    'os-vol-tenant-attr:tenant_id': volume.project_id,
     'os-vol-mig-status-attr:migstat': null,
     'os-vol-mig-status-attr:name_id': null,
   };
-  if (isAdmin) view['os-vol-host-attr:host'] = null;
+  // Admin-only attributes (volume_extension:volume_tenant_attribute / volume_host_attribute); the host matches
+  // tempest's pattern `.+@.+#.+`.
+  if (isAdmin) {
+    view['os-vol-tenant-attr:tenant_id'] = volume.project_id;
+    view['os-vol-host-attr:host'] = serviceHost;
+  }
   if (atLeast(version, 13)) view.group_id = null;
   return view;
 }

@@ -1,14 +1,48 @@
+/** /os-services (admin): list with host/binary filters, enable, disable, disable-log-reason. */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ApiDependencies } from '../api-deps.js';
-import { ApiFault } from '../faults.js';
+import { badRequest, notFound } from '../faults.js';
+import { authorize } from '../policy.js';
+import { validateBody } from '../validation.js';
 import { serviceView } from '../views.js';
 import { v3Route } from './register.js';
 
+// cinder/api/schemas/services.py: host and binary (legacy `service`), `cluster` unused here.
+const hostFields = {
+  host: z.string().min(1).max(255).optional(),
+  binary: z.string().min(1).max(255).optional(),
+  service: z.string().min(1).max(255).optional(),
+  cluster: z.string().max(255).nullable().optional(),
+};
+const enableSchema = z.strictObject(hostFields);
+const disableLogReasonSchema = z.strictObject({ ...hostFields, disabled_reason: z.string().min(1).max(255) });
+
 export function registerServiceRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   v3Route(app, 'GET', 'os-services', async (request) => {
-    if (!request.stowage.isAdmin) throw new ApiFault(403, 'Policy does not allow volume_extension:services:index to be performed.');
+    authorize(request.stowage, 'volume_extension:services:index');
     const query = request.query as { host?: string; binary?: string };
     const services = await deps.store.listServices({ host: query.host, binary: query.binary });
     return { services: services.map((service) => serviceView(service, request.stowage.version, deps.config.serviceDownTimeMs)) };
+  });
+
+  v3Route(app, 'PUT', 'os-services/:action', async (request) => {
+    authorize(request.stowage, 'volume_extension:services:update');
+    const { action } = request.params as { action: string };
+    if (!['enable', 'disable', 'disable-log-reason'].includes(action)) throw notFound(`Unknown action: ${action}`);
+    const body = action === 'disable-log-reason' ? validateBody(disableLogReasonSchema, request.body) : validateBody(enableSchema, request.body);
+    const host = body.host;
+    const binary = body.binary ?? body.service;
+    if (!host) throw badRequest("Missing required element 'host' in request body.");
+    if (!binary) throw badRequest("Missing required element 'binary' in request body.");
+    const disabled = action !== 'enable';
+    const reason = 'disabled_reason' in body && typeof body.disabled_reason === 'string' ? body.disabled_reason : null;
+    // A disabled backend gets no new work: the scheduler and every host pick skip disabled services.
+    if ((await deps.store.setServiceDisabled(host, binary, disabled, reason)) === 0) {
+      throw notFound(`Service ${binary} could not be found.`);
+    }
+    const view: Record<string, unknown> = { disabled, status: disabled ? 'disabled' : 'enabled', host, service: binary, binary };
+    if (action === 'disable-log-reason') view.disabled_reason = reason;
+    return view;
   });
 }
