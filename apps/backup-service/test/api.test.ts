@@ -65,8 +65,9 @@ describe('Block Storage v3 API', () => {
     const missing = await call('GET', '/v3/p1/backups/nope');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ itemNotFound: { code: 404, message: 'Backup nope could not be found.' } });
-    const noVolume = await call('POST', '/v3/p1/backups', { body: { backup: { volume_id: 'nope' } } });
-    expect(noVolume.json()).toEqual({ itemNotFound: { code: 404, message: 'Volume nope could not be found.' } });
+    const unknownVolume = crypto.randomUUID();
+    const noVolume = await call('POST', '/v3/p1/backups', { body: { backup: { volume_id: unknownVolume } } });
+    expect(noVolume.json()).toEqual({ itemNotFound: { code: 404, message: `Volume ${unknownVolume} could not be found.` } });
     const bad = await call('POST', '/v3/p1/backups', { body: { backup: {} } });
     expect(bad.statusCode).toBe(400);
     expect(Object.keys(bad.json())).toEqual(['badRequest']);

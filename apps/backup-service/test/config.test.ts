@@ -80,3 +80,13 @@ describe('configuration', () => {
     expect(config.backends[0]).toMatchObject({ driver: '@stowage/driver-posix', options: { path: '/var/tmp/stowage/backups' } });
   });
 });
+
+describe('auth and quota options', () => {
+  it('tokens needs auth_tokens_file, resolved against the config folder; tokens may listen beyond loopback', () => {
+    expect(configError({ auth_strategy: 'tokens', backends: [backend] }).message).toContain('auth_tokens_file: auth_strategy tokens needs auth_tokens_file');
+    const config = resolveConfig({ auth_strategy: 'tokens', auth_tokens_file: 'tokens.yaml', listen: '0.0.0.0:8776', backends: [backend] }, where);
+    expect(config).toMatchObject({ authStrategy: 'tokens', authTokensFile: '/etc/stowage/tokens.yaml', quotaBackups: 10, quotaBackupGigabytes: 1000 });
+    expect(configError({ auth_strategy: 'keystone', backends: [backend] }).message).toContain('auth_strategy');
+    expect(configError({ quota_backups: -2, backends: [backend] }).message).toContain('quota_backups');
+  });
+});

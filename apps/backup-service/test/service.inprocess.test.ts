@@ -145,10 +145,11 @@ describe('start-up cleanup (reference 1.7)', () => {
     const base = (await db.selectFrom('backups').selectAll().where('id', '=', made.body.backup.id).executeTakeFirstOrThrow());
     const now = new Date().toISOString();
     await db.updateTable('backups').set({ status: 'deleting' }).where('id', '=', base.id).execute();
-    await db.insertInto('backups').values({ ...base, id: 'creating-1', status: 'creating', service: 'example', created_at: now }).execute();
-    await db.insertInto('backups').values({ ...base, id: 'restoring-1', status: 'restoring', restore_volume_id: restoreTarget }).execute();
+    // Each synthetic row has its own prefix: rows sharing one are an imported copy, whose delete keeps the data.
+    await db.insertInto('backups').values({ ...base, id: 'creating-1', status: 'creating', service: 'example', created_at: now, service_metadata: 'volume_x/backup_c/' }).execute();
+    await db.insertInto('backups').values({ ...base, id: 'restoring-1', status: 'restoring', restore_volume_id: restoreTarget, service_metadata: 'volume_x/backup_r/' }).execute();
     await db.insertInto('backups').values({ ...base, id: 'deleting-encrypted', status: 'deleting', encryption_key_id: 'k1', service_metadata: 'volume_x/backup_y/' }).execute();
-    await db.insertInto('backups').values({ ...base, id: 'other-host', status: 'creating', host: 'node2@b' }).execute();
+    await db.insertInto('backups').values({ ...base, id: 'other-host', status: 'creating', host: 'node2@b', service_metadata: 'volume_x/backup_o/' }).execute();
     await db.updateTable('volumes').set({ status: 'backing-up', previous_status: 'available' }).where('id', '=', volumeId).execute();
     await db.updateTable('volumes').set({ status: 'restoring-backup', previous_status: 'available' }).where('id', '=', restoreTarget).execute();
     await close();

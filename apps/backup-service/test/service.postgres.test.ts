@@ -54,4 +54,33 @@ describe.skipIf(postgres.factory === undefined)(`service on PostgreSQL${postgres
     expect((await call(service, 'DELETE', `/backups/${backup.id}`)).status).toBe(202);
     await waitUntil('deleted', async () => (await call(service, 'GET', `/backups/${backup.id}`)).status === 404);
   });
+
+  it('restore, update, sorted paging, export/import and quotas run on PostgreSQL too', async () => {
+    const dir = await tempDir('pg-api');
+    cleanups.push(dir.remove);
+    const url = await postgres.factory!(dir.path);
+    const service = await start(dir.path, url, { quota_backups: 2 });
+    const volume = (await call(service, 'POST', '/volumes', { volume: { size: 1 } })).body.volume;
+    await waitUntil('volume', async () => (await call(service, 'GET', `/volumes/${volume.id}`)).body.volume.status === 'available');
+    const backup = (await call(service, 'POST', '/backups', { backup: { volume_id: volume.id, name: 'b' } })).body.backup;
+    await waitUntil('backup', async () => (await call(service, 'GET', `/backups/${backup.id}`)).body.backup.status === 'available');
+    await waitUntil('volume back', async () => (await call(service, 'GET', `/volumes/${volume.id}`)).body.volume.status === 'available');
+    const restore = (await call(service, 'POST', `/backups/${backup.id}/restore`, { restore: {} })).body.restore;
+    await waitUntil('restored', async () => (await call(service, 'GET', `/volumes/${restore.volume_id}`)).body.volume.status === 'available');
+    const page = (await call(service, 'GET', '/backups?sort=name:asc&limit=1')).body;
+    expect(page.backups_links[0].href).toContain(`marker=${backup.id}`);
+    const record = (await call(service, 'GET', `/backups/${backup.id}/export_record`)).body['backup-record'];
+    const copy = { ...JSON.parse(Buffer.from(record.backup_url, 'base64').toString()), id: crypto.randomUUID() };
+    const imported = await call(service, 'POST', '/backups/import_record', { 'backup-record': { ...record, backup_url: Buffer.from(JSON.stringify(copy)).toString('base64') } });
+    expect(imported.status).toBe(201);
+    await waitUntil('imported', async () => (await call(service, 'GET', `/backups/${copy.id}`)).body.backup.status === 'available');
+    const over = await call(service, 'POST', '/backups', { backup: { volume_id: volume.id } });
+    expect(over.status).toBe(413);
+    expect(await service.store.backupUsage('p1')).toEqual({ backups: 2, gigabytes: 2 });
+    expect((await call(service, 'DELETE', `/backups/${copy.id}`)).status).toBe(202);
+    await waitUntil('copy deleted', async () => (await call(service, 'GET', `/backups/${copy.id}`)).status === 404);
+    // The original still restores: the copy's delete kept the shared objects.
+    const again = (await call(service, 'POST', `/backups/${backup.id}/restore`, { restore: {} })).body.restore;
+    await waitUntil('restored again', async () => (await call(service, 'GET', `/volumes/${again.volume_id}`)).body.volume.status === 'available');
+  });
 });

@@ -20,19 +20,43 @@ export function ensureCinderClient(): string | undefined {
   return 'the cinder client is not installed; run: sudo apt-get install -y python3-cinderclient';
 }
 
-export class CinderClient {
-  constructor(readonly endpoint: string) {}
+/** How the client authenticates: Cinder's noauth (`user:project`) or a static token (`admin_token`). */
+export type CinderAuth =
+  | { readonly type: 'noauth'; readonly userId: string; readonly projectId: string }
+  | { readonly type: 'token'; readonly token: string; readonly projectId: string };
 
-  /** Run `cinder <args>` with noauth against the endpoint; returns stdout. */
+export class CinderClient {
+  constructor(
+    readonly endpoint: string,
+    readonly auth: CinderAuth = { type: 'noauth', userId: 'e2e-user', projectId: 'e2e-project' },
+  ) {}
+
+  /** The HTTP headers the client sends for this auth, for polling the API directly (faster than the CLI). */
+  get headers(): Record<string, string> {
+    return { 'X-Auth-Token': this.auth.type === 'noauth' ? `${this.auth.userId}:${this.auth.projectId}` : this.auth.token };
+  }
+
+  /** Run `cinder <args>` against the endpoint; returns stdout. */
   async run(...args: string[]): Promise<string> {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('OS_') && !key.startsWith('CINDER_')) env[key] = value;
-    const { stdout } = await execFileAsync(
-      'cinder',
-      ['--os-auth-type', 'noauth', '--os-user-id', 'e2e-user', '--os-project-id', 'e2e-project', '--os-endpoint', `${this.endpoint}/v3`, ...args],
-      { env, timeout: 60_000 },
-    );
+    const auth =
+      this.auth.type === 'noauth'
+        ? ['--os-auth-type', 'noauth', '--os-user-id', this.auth.userId, '--os-project-id', this.auth.projectId]
+        : ['--os-auth-type', 'admin_token', '--os-token', this.auth.token, '--os-project-id', this.auth.projectId];
+    const { stdout } = await execFileAsync('cinder', [...auth, '--os-endpoint', `${this.endpoint}/v3`, ...args], { env, timeout: 60_000 });
     return stdout;
+  }
+
+  /** Run a command expected to fail; returns what it printed (some errors go to stdout, some to stderr). */
+  async fail(...args: string[]): Promise<string> {
+    try {
+      await this.run(...args);
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      return `${stdout}${stderr}` || String(error);
+    }
+    throw new Error(`cinder ${args.join(' ')} succeeded; a failure was expected`);
   }
 
   /** The `Property | Value` table of a show/create command as a record. */
