@@ -47,7 +47,18 @@ export function backupDetail(backup: BackupRow, base: string, version: Microvers
   return view;
 }
 
-export function volumeDetail(volume: VolumeRow, base: string, version: Microversion, isAdmin: boolean, serviceHost = 'stowage@volumes#volumes') {
+/**
+ * Cinder's volume view. `extended` adds what Cinder's API extensions add to show and list-detail only (migration
+ * status, tenant and host); create and update answer without them, and tempest's schemas refuse them there.
+ */
+export function volumeDetail(
+  volume: VolumeRow,
+  base: string,
+  version: Microversion,
+  isAdmin: boolean,
+  serviceHost = 'stowage@volumes#volumes',
+  extended = true,
+) {
   const view: Record<string, unknown> = {
     id: volume.id,
     status: volume.status,
@@ -69,12 +80,14 @@ export function volumeDetail(volume: VolumeRow, base: string, version: Microvers
     multiattach: false,
     replication_status: null,
     consistencygroup_id: null,
-    'os-vol-mig-status-attr:migstat': null,
-    'os-vol-mig-status-attr:name_id': null,
   };
+  if (extended) {
+    view['os-vol-mig-status-attr:migstat'] = null;
+    view['os-vol-mig-status-attr:name_id'] = null;
+  }
   // Admin-only attributes (volume_extension:volume_tenant_attribute / volume_host_attribute); the host matches
   // tempest's pattern `.+@.+#.+`.
-  if (isAdmin) {
+  if (extended && isAdmin) {
     view['os-vol-tenant-attr:tenant_id'] = volume.project_id;
     view['os-vol-host-attr:host'] = serviceHost;
   }

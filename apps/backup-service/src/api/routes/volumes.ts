@@ -20,8 +20,15 @@ const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', '
 export function registerVolumeRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   const { store, config, logger } = deps;
   const serviceHost = `${config.host}@volumes#volumes`;
-  const detail = (request: FastifyRequest, volume: VolumeRow) =>
-    volumeDetail(volume, baseUrl(request), request.stowage.version, allowed(request.stowage, 'volume_extension:volume_tenant_attribute'), serviceHost);
+  const detail = (request: FastifyRequest, volume: VolumeRow, extended = true) =>
+    volumeDetail(
+      volume,
+      baseUrl(request),
+      request.stowage.version,
+      allowed(request.stowage, 'volume_extension:volume_tenant_attribute'),
+      serviceHost,
+      extended,
+    );
 
   async function findVolume(request: FastifyRequest): Promise<VolumeRow> {
     const { volume_id: id } = request.params as { volume_id: string };
@@ -105,7 +112,7 @@ export function registerVolumeRoutes(app: FastifyInstance, deps: ApiDependencies
         await store.transitionVolume(id, ['creating'], { status: 'error' }).catch(() => undefined);
       }
     })();
-    return reply.code(202).send({ volume: detail(request, volume) });
+    return reply.code(202).send({ volume: detail(request, volume, false) });
   });
 
   const list = (asDetail: boolean) => async (request: FastifyRequest) => {
@@ -136,7 +143,7 @@ export function registerVolumeRoutes(app: FastifyInstance, deps: ApiDependencies
     if (description !== undefined) patch.display_description = description;
     if (body.metadata !== undefined) patch.metadata = JSON.stringify(body.metadata ?? {});
     if (Object.keys(patch).length > 0) await store.updateVolume(volume.id, patch);
-    return { volume: detail(request, (await store.getVolume(volume.id))!) };
+    return { volume: detail(request, (await store.getVolume(volume.id))!, false) };
   });
 
   v3Route(app, 'POST', 'volumes/:volume_id/action', async (request, reply) => {
