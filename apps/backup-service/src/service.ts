@@ -1,12 +1,15 @@
 /** Composes the service: plugins, database, notifier, manager, scheduler and API; and stops it cleanly. */
-import { Notifier, describeError } from '@stowage/core';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, Notifier, describeError } from '@stowage/core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator } from './api/auth/authenticator.js';
+import { KeystoneAuthenticator } from './api/auth/keystone-authenticator.js';
 import { NoAuthAuthenticator } from './api/auth/noauth-authenticator.js';
 import { TokenFileAuthenticator } from './api/auth/token-file-authenticator.js';
 import { buildApi } from './api/server.js';
 import { Quotas } from './quota/quotas.js';
+import type { KeystoneAuthtokenConfig } from './config/config-schema.js';
 import type { ServiceConfig } from './config/load-config.js';
 import { openDatabase, type OpenedDatabase } from './db/connect.js';
 import { Store } from './db/store.js';
@@ -83,7 +86,32 @@ export async function startService(config: ServiceConfig, logger: Logger, option
 
 async function createAuthenticator(config: ServiceConfig, logger: Logger): Promise<Authenticator> {
   if (config.authStrategy === 'noauth') return new NoAuthAuthenticator();
+  if (config.authStrategy === 'keystone') return createKeystoneAuthenticator(config.keystoneAuthtoken!);
   return TokenFileAuthenticator.open(config.authTokensFile!, (error) =>
     logger.error({ err: describeError(error) }, 'auth_tokens_file could not be re-read; keeping the previous tokens'),
   );
+}
+
+async function createKeystoneAuthenticator(options: KeystoneAuthtokenConfig): Promise<KeystoneAuthenticator> {
+  let password = options.password ?? (options.password_env === undefined ? undefined : process.env[options.password_env]);
+  if (password === undefined && options.password_file !== undefined) {
+    try {
+      password = (await readFile(options.password_file, 'utf8')).trim();
+    } catch (cause) {
+      throw new ConfigError(`cannot read keystone_authtoken.password_file ${options.password_file}: ${(cause as Error).message}`, [], { cause });
+    }
+  }
+  if (!password) throw new ConfigError('keystone_authtoken: the service user password is empty', []);
+  return new KeystoneAuthenticator({
+    authUrl: options.auth_url,
+    ...(options.www_authenticate_uri === undefined ? {} : { wwwAuthenticateUri: options.www_authenticate_uri }),
+    username: options.username,
+    password,
+    projectName: options.project_name,
+    userDomainName: options.user_domain_name,
+    projectDomainName: options.project_domain_name,
+    cacheSeconds: options.cache_seconds,
+    cacheSize: options.cache_size,
+    timeoutSeconds: options.timeout,
+  });
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDependencies } from './api-deps.js';
-import { AuthenticationError } from './auth/authenticator.js';
+import { AuthUnavailableError, AuthenticationError } from './auth/authenticator.js';
 import { ApiFault, faultBody } from './faults.js';
 import { VERSION_HEADER, formatVersion, parseMicroversion, MIN_VERSION } from './microversion.js';
 import './request-context.js';
@@ -53,11 +53,17 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
     try {
       identity = await deps.authenticator.authenticate(request.headers);
     } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        // keystonemiddleware answers 503 when it cannot validate; a 500 would look like our own bug.
+        log.warn({ err: error, cause: (error.cause as Error | undefined)?.message }, 'token not validated: identity service unavailable');
+        return reply.code(503).send(faultBody(503, 'The identity service is unavailable; the token could not be validated. Try again later.'));
+      }
       if (!(error instanceof AuthenticationError)) throw error;
       // keystonemiddleware's answer to a missing or invalid token.
+      const uri = deps.authenticator.wwwAuthenticateUri ?? `${request.protocol}://${request.host}`;
       return reply
         .code(401)
-        .header('WWW-Authenticate', `Keystone uri="${request.protocol}://${request.host}"`)
+        .header('WWW-Authenticate', `Keystone uri="${uri}"`)
         .send({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
     }
     request.stowage = { ...identity, version };

@@ -34,6 +34,32 @@ export const backendSchema = z.strictObject({
   availability_zone: z.string().min(1).optional(),
 });
 
+/** Named after Cinder's `[keystone_authtoken]` (keystonemiddleware) options. */
+export const keystoneAuthtokenSchema = z.strictObject({
+  /** keystonemiddleware's `auth_type`; only password auth of the service user is supported. */
+  auth_type: z.literal('password').default('password'),
+  /** Keystone's identity URL, e.g. http://127.0.0.1:5000/v3 (a missing /v3 is added). */
+  auth_url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  /** The public identity URL told to clients in 401's WWW-Authenticate; defaults to auth_url. */
+  www_authenticate_uri: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  username: z.string().min(1),
+  /** Exactly one of password, password_env (a variable's name), password_file. */
+  password: z.string().min(1).optional(),
+  password_env: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+  project_name: z.string().min(1),
+  user_domain_name: z.string().min(1).default('Default'),
+  project_domain_name: z.string().min(1).default('Default'),
+  /** Accepted for Cinder compatibility; token validation does not depend on a region. */
+  region_name: z.string().min(1).optional(),
+  /** keystonemiddleware's token_cache_time: a validation is reused at most this long (and never past the token's expiry). */
+  cache_seconds: z.number().min(0).default(300),
+  /** Most validations kept in memory. */
+  cache_size: z.int().min(1).default(1000),
+  /** Per request to Keystone (http_connect_timeout and read together). */
+  timeout: seconds(10),
+});
+
 export const configSchema = z
   .strictObject({
     host: z.string().min(1).regex(/^[^@\s]+$/, 'must not contain "@" or spaces').default(hostname()),
@@ -61,8 +87,10 @@ export const configSchema = z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8776')
       .default('127.0.0.1:8776'),
-    /** `noauth` (development: every caller is admin) or `tokens` (a YAML file of sha256-hashed tokens). */
-    auth_strategy: z.enum(['noauth', 'tokens']).default('noauth'),
+    /** `noauth` (development: every caller is admin), `tokens` (a YAML file of sha256-hashed tokens) or `keystone`. */
+    auth_strategy: z.enum(['noauth', 'tokens', 'keystone']).default('noauth'),
+    /** With `keystone`: how tokens are validated, named like Cinder's [keystone_authtoken]. */
+    keystone_authtoken: keystoneAuthtokenSchema.optional(),
     /** With `tokens`: `tokens: [{sha256, user_id, project_id, roles}]`, re-read when it changes. */
     auth_tokens_file: z.string().min(1).optional(),
     /** Cinder's per-project defaults for backups (`quota_backups`, `quota_backup_gigabytes`); -1 = unlimited. */
@@ -93,4 +121,5 @@ export const configSchema = z
 export type StowageConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
+export type KeystoneAuthtokenConfig = z.output<typeof keystoneAuthtokenSchema>;
 export type NotificationSinkConfig = z.output<typeof notificationSinkSchema>;

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, parseCompressionAlgorithm, type CompressionAlgorithm, type ConfigIssue } from '@stowage/core';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type BackendConfig, type NotificationSinkConfig, type ParsedConfig } from './config-schema.js';
+import { configSchema, type BackendConfig, type KeystoneAuthtokenConfig, type NotificationSinkConfig, type ParsedConfig } from './config-schema.js';
 
 /** The validated configuration with every path made absolute and every default filled in. */
 export interface ServiceConfig {
@@ -21,9 +21,11 @@ export interface ServiceConfig {
   readonly databaseUrl: string;
   readonly listenHost: string;
   readonly listenPort: number;
-  readonly authStrategy: 'noauth' | 'tokens';
+  readonly authStrategy: 'noauth' | 'tokens' | 'keystone';
   /** Absolute path of the tokens file (auth_strategy tokens). */
   readonly authTokensFile: string | undefined;
+  /** auth_strategy keystone; password_file made absolute. */
+  readonly keystoneAuthtoken: KeystoneAuthtokenConfig | undefined;
   readonly quotaBackups: number;
   readonly quotaBackupGigabytes: number;
   readonly volumesDir: string;
@@ -81,6 +83,22 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
   if (parsed.auth_strategy === 'tokens' && !parsed.auth_tokens_file) {
     issues.push({ path: 'auth_tokens_file', message: 'auth_strategy tokens needs auth_tokens_file: a YAML file `tokens: [{sha256, user_id, project_id, roles}]`' });
   }
+  const keystone = parsed.keystone_authtoken;
+  if (parsed.auth_strategy === 'keystone') {
+    if (!keystone) {
+      issues.push({
+        path: 'keystone_authtoken',
+        message: 'auth_strategy keystone needs keystone_authtoken: {auth_url, username, password, project_name, user_domain_name, project_domain_name}',
+      });
+    } else {
+      const sources = [keystone.password, keystone.password_env, keystone.password_file].filter((value) => value !== undefined).length;
+      if (sources !== 1) {
+        issues.push({ path: 'keystone_authtoken.password', message: 'give exactly one of password, password_env, password_file' });
+      } else if (keystone.password_env !== undefined && !process.env[keystone.password_env]) {
+        issues.push({ path: 'keystone_authtoken.password_env', message: `environment variable ${keystone.password_env} is not set or empty` });
+      }
+    }
+  }
   let serviceDownTime = parsed.service_down_time;
   if (serviceDownTime <= parsed.report_interval) {
     // Cinder's basic_config_check does the same rather than refusing to start.
@@ -108,6 +126,8 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
     listenPort,
     authStrategy: parsed.auth_strategy,
     authTokensFile: parsed.auth_tokens_file === undefined ? undefined : at(parsed.auth_tokens_file),
+    keystoneAuthtoken:
+      keystone === undefined ? undefined : { ...keystone, ...(keystone.password_file === undefined ? {} : { password_file: at(keystone.password_file) }) },
     quotaBackups: parsed.quota_backups,
     quotaBackupGigabytes: parsed.quota_backup_gigabytes,
     volumesDir: at(parsed.volumes_dir ?? resolve(statePath, 'volumes')),

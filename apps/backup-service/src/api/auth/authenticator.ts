@@ -1,6 +1,6 @@
 /**
- * Who is calling. The API asks one `Authenticator` per request; `noauth` and `tokens` exist now, Keystone token
- * validation (`GET /v3/auth/tokens`) is meant to be a third implementation of the same interface.
+ * Who is calling. The API asks one `Authenticator` per request: `noauth`, `tokens` (a file of hashed tokens) and
+ * `keystone` (token validation against Keystone v3, as keystonemiddleware does).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -19,8 +19,18 @@ export class AuthenticationError extends Error {
   }
 }
 
+/** The identity service could not be asked (down, timing out, refusing the service user): answered 503. */
+export class AuthUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
 export interface Authenticator {
   readonly strategy: string;
+  /** The `uri` of the 401's `WWW-Authenticate: Keystone uri="..."`; the service's own URL when unset. */
+  readonly wwwAuthenticateUri?: string;
   /** The caller's identity; throws `AuthenticationError` when the token is missing or not valid. */
   authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
 }
