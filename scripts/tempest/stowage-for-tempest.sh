@@ -5,13 +5,13 @@
 #   bash scripts/tempest/test-tempest.sh -- bash scripts/tempest/stowage-for-tempest.sh
 #
 # Needs the environment test-tempest.sh gives (keystone.env + STOWAGE_TEMPEST_*) and a built app
-# (apps/backup-service/dist). PROPOSAL: the `auth_strategy: keystone` option and its `keystone_authtoken` block
-# (named after Cinder's [keystone_authtoken]) are not in the config schema yet; adjust the keys below to whatever
-# the app adopts.
+# (apps/backup-service/dist). Tokens are validated by Keystone (`auth_strategy: keystone`, options named after
+# Cinder's [keystone_authtoken]) with the `stowage` service user; its password is read from the environment so
+# that it is not written into the config file.
 set -euo pipefail
 
 : "${STOWAGE_TEMPEST_STATE:?run me through scripts/tempest/test-tempest.sh}"
-: "${STOWAGE_TEMPEST_PORT:?}" "${OS_AUTH_URL:?}" "${KEYSTONE_SERVICE_USERNAME:?}"
+: "${STOWAGE_TEMPEST_PORT:?}" "${OS_AUTH_URL:?}" "${KEYSTONE_SERVICE_USERNAME:?}" "${KEYSTONE_SERVICE_PASSWORD:?}"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DATA=$STOWAGE_TEMPEST_STATE/stowage-data
@@ -27,8 +27,9 @@ backup_periodic_initialization: true
 auth_strategy: keystone
 keystone_authtoken:
   auth_url: $OS_AUTH_URL
+  www_authenticate_uri: $OS_AUTH_URL
   username: $KEYSTONE_SERVICE_USERNAME
-  password: $KEYSTONE_SERVICE_PASSWORD
+  password_env: KEYSTONE_SERVICE_PASSWORD
   project_name: $KEYSTONE_SERVICE_PROJECT
   user_domain_name: $OS_USER_DOMAIN_NAME
   project_domain_name: $OS_PROJECT_DOMAIN_NAME

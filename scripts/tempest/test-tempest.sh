@@ -32,7 +32,13 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $# -ge 1 ]] || usage
-if [[ -z $STATE ]]; then STATE=$(mktemp -d /tmp/stowage-tempest.XXXXXX); else KEEP=1; mkdir -p "$STATE"; STATE=$(realpath "$STATE"); fi
+if [[ -z $STATE ]]; then
+  STATE=$(mktemp -d /tmp/stowage-tempest.XXXXXX)
+  # mktemp makes it 0700: PostgreSQL's initdb, run as user postgres below it, could not enter it.
+  chmod 755 "$STATE"
+else
+  KEEP=1; mkdir -p "$STATE"; STATE=$(realpath "$STATE")
+fi
 
 pid_alive() {
   local st
@@ -108,4 +114,9 @@ log "Stowage answers after $((SECONDS - t0)) s"
 
 rc=0
 bash "$HERE/run.sh" "$STATE/keystone" "$STOWAGE_URL" "${RUN_OPTS[@]}" || rc=$?
+# A 500 is a Stowage bug even when tempest tolerated it (e.g. in a cleanup): fail the job and show it.
+if grep -q '"msg":"request failed"' "$STATE/stowage.log"; then
+  log "Stowage answered 500 during the run:$(echo; grep '"msg":"request failed"' "$STATE/stowage.log" | head -n 5)"
+  rc=1
+fi
 exit "$rc"
