@@ -30,6 +30,20 @@ for (const group of ['packages', 'apps', 'examples', 'integration', 'bench']) {
     lines.push(`${dir}: ${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skippedHere} skipped`);
   }
 }
+// Tempest's own totals (scripts/tempest/run.sh prints "Passed: N", "Failed: N", "Skipped: N"). A run that failed
+// without a failed test (crashed, or saw a 500 in Stowage's log) still counts as one failure.
+const tempestLog = join('.test-results', 'tempest.log');
+if (existsSync(tempestLog)) {
+  const text = readFileSync(tempestLog, 'utf8');
+  const last = (label) => Number([...text.matchAll(new RegExp(`^${label}: (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
+  const exitStatus = Number(readFileSync(join('.test-results', 'tempest.status'), 'utf8').trim() || 1);
+  let tempestFailed = last('Failed');
+  if (exitStatus !== 0 && tempestFailed === 0) tempestFailed = 1;
+  passed += last('Passed');
+  failed += tempestFailed;
+  skipped += last('Skipped');
+  lines.push(`tempest: ${last('Passed')} passed, ${tempestFailed} failed, ${last('Skipped')} skipped`);
+}
 console.log(lines.join('\n'));
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (failed > 0 || passed === 0) process.exit(1);
