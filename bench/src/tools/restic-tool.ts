@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { onlyFileUnder, treeBytes } from '../fs-util.js';
+import { runMeasured, runPlain } from '../measure.js';
+import type { BackupKind, BenchTool, ToolRun } from './tool.js';
+
+/**
+ * restic from Debian, repository format v2 with `--compression auto` (zstd). restic always encrypts; its key
+ * derivation (scrypt) runs on every command and counts, as it does for a user.
+ */
+export class ResticTool implements BenchTool {
+  readonly name = 'restic' as const;
+  readonly settings = 'repo v2, --compression auto (zstd), local repository, own cache dir; restore without --verify';
+  #repository = '';
+  #env: Record<string, string> = {};
+  readonly #snapshots = new Map<BackupKind, string>();
+
+  async init(directory: string): Promise<void> {
+    await mkdir(directory, { recursive: true });
+    this.#repository = join(directory, 'repository');
+    this.#env = {
+      RESTIC_REPOSITORY: this.#repository,
+      RESTIC_PASSWORD: 'stowage-bench',
+      RESTIC_CACHE_DIR: join(directory, 'cache'),
+      RESTIC_PROGRESS_FPS: '0.1',
+    };
+    this.#snapshots.clear();
+    await runPlain('restic', ['init', '--repository-version', '2'], { env: this.#env });
+  }
+
+  async backup(kind: BackupKind, volumePath: string): Promise<ToolRun> {
+    const measured = await runMeasured('restic', ['backup', '--compression', 'auto', '--host', 'bench', '--json', volumePath], {
+      env: this.#env,
+    });
+    const summary = lastJsonLine(measured.stdout, 'summary');
+    const snapshot = summary['snapshot_id'];
+    if (typeof snapshot !== 'string') throw new Error(`restic backup printed no snapshot id:\n${measured.stdout.slice(-2000)}`);
+    this.#snapshots.set(kind, snapshot);
+    // files_changed 1 (not files_new) shows restic found the parent snapshot for the incremental.
+    const detail = { snapshot, data_added: summary['data_added'], files_new: summary['files_new'], files_changed: summary['files_changed'] };
+    return { measured, detail };
+  }
+
+  async restore(kind: BackupKind, targetDirectory: string) {
+    const snapshot = this.#snapshots.get(kind);
+    if (snapshot === undefined) throw new Error(`restic: no ${kind} snapshot to restore`);
+    await mkdir(targetDirectory, { recursive: true });
+    const measured = await runMeasured('restic', ['restore', snapshot, '--target', targetDirectory], { env: this.#env });
+    return { measured, restoredPath: await onlyFileUnder(targetDirectory) };
+  }
+
+  repositoryBytes(): Promise<number> {
+    return treeBytes(this.#repository);
+  }
+
+  async version(): Promise<string> {
+    return (await runPlain('restic', ['version'])).trim();
+  }
+}
+
+function lastJsonLine(output: string, messageType: string): Record<string, unknown> {
+  for (const line of output.trim().split('\n').reverse()) {
+    try {
+      const value = JSON.parse(line) as Record<string, unknown>;
+      if (value['message_type'] === messageType) return value;
+    } catch {
+      // progress lines that are not JSON
+    }
+  }
+  return {};
+}
