@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `stowage serve | check`: the command deployers run. Exit 2 means the configuration or a plugin is wrong. */
+// First: sizes libuv's thread pool before anything uses it (see the module).
+import '@stowage/core/thread-pool';
 import { resolve } from 'node:path';
 import { ConfigError, ContractError, describeError, runWithTimeout } from '@stowage/core';
 import { Command } from 'commander';

@@ -1,4 +1,4 @@
-import type { RestoreTarget, StorageDriver, VolumeSource } from '@stowage/core';
+import type { CallOptions, RestoreTarget, StorageDriver, VolumeSource } from '@stowage/core';
 import { performance } from 'node:perf_hooks';
 import type { PhaseTimes } from './protocol.js';
 
@@ -78,6 +78,20 @@ export function instrumentDriver(driver: StorageDriver, phases: PhaseTimes): Sto
       })();
     },
     deleteObject: (container, key, options) => driver.deleteObject(container, key, options),
+    // The optional direct read, timed like getObject, only when the driver has it (the engine checks for it).
+    ...(driver.readObjectInto === undefined
+      ? {}
+      : {
+          async readObjectInto(container: string, key: string, target: Uint8Array, options?: CallOptions) {
+            const started = performance.now();
+            try {
+              return await driver.readObjectInto!(container, key, target, options);
+            } finally {
+              phases.get_s += (performance.now() - started) / 1000;
+              phases.get_calls += 1;
+            }
+          },
+        }),
     listObjects: (container, prefix, options) => driver.listObjects(container, prefix, options),
   };
   if (driver.close !== undefined) wrapped.close = () => driver.close!();

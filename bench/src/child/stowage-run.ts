@@ -2,6 +2,8 @@
  * One Stowage operation in its own process, so the parent can measure its peak RSS alone.
  * Usage: node dist/child/stowage-run.js '<ChildRequest JSON>'; prints one ChildReport JSON line on stdout.
  */
+// First, as the service's CLI does: libuv's thread pool sized for the engine before anything uses it.
+import '@stowage/core/thread-pool';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

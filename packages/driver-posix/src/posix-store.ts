@@ -151,6 +151,28 @@ export class PosixStore implements StorageDriver {
     return stream;
   }
 
+  /** Restores read chunks straight into the engine's reusable buffers: no stream, no garbage. */
+  async readObjectInto(container: string, key: string, target: Uint8Array, options?: CallOptions): Promise<number> {
+    throwIfAborted(options?.signal, `get ${container}/${key}`);
+    const path = this.#objectPath(container, key);
+    const handle = await open(path, 'r').catch((error: unknown) => {
+      throw mapObjectError(error, 'get', this.#ref(container, key), path);
+    });
+    try {
+      const { size } = await handle.stat();
+      if (size > target.length) throw new RangeError(`object is larger than the ${target.length} bytes expected`);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(target, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    } finally {
+      await handle.close();
+    }
+  }
+
   async deleteObject(container: string, key: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal, `delete ${container}/${key}`);
     const path = this.#objectPath(container, key);

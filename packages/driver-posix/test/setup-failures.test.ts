@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import posixDriver from '../src/index.js';
+import posixDriver, { type PosixStore } from '../src/index.js';
 import { describeFsError } from '../src/posix-errors.js';
 
 const run = promisify(execFile);
@@ -109,6 +109,18 @@ describe('posix layout', () => {
 
     for (let i = 0; i < 40; i += 1) await driver.deleteObject('backups', `volume_v/backup_b/chunk-${i}`);
     expect(await readdir(join(path, 'backups'))).toEqual([]);
+  });
+
+  it('reads an object straight into a buffer, refusing one that does not fit', async () => {
+    const driver = create(join(dir, 'direct')) as PosixStore;
+    await driver.doSetup();
+    const data = Buffer.from('direct read of a stored chunk');
+    await driver.putObject('backups', 'volume_v/backup_b/chunk-000001', data, { length: data.length });
+    const target = Buffer.alloc(64);
+    expect(await driver.readObjectInto('backups', 'volume_v/backup_b/chunk-000001', target)).toBe(data.length);
+    expect(target.subarray(0, data.length)).toEqual(data);
+    await expect(driver.readObjectInto('backups', 'volume_v/backup_b/chunk-000001', Buffer.alloc(4))).rejects.toThrow(RangeError);
+    await expect(driver.readObjectInto('backups', 'volume_v/backup_b/missing', target)).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
   });
 
   it('rejects keys it could not store faithfully', async () => {

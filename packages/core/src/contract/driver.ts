@@ -41,8 +41,11 @@ export async function* bodyParts(body: PutBody): AsyncIterable<Uint8Array> {
 export interface PutObjectOptions {
   /** Exact length of the body in bytes. */
   readonly length: number;
-  /** Hex sha256 of the body; drivers that can verify it end to end do (see `verifiesPutChecksum`). */
-  readonly sha256: string;
+  /**
+   * Hex sha256 of the body, given when the driver declares `verifiesPutChecksum` (the engine does not spend CPU
+   * hashing stored bytes for drivers that would ignore it; restores verify every block's own sha256 anyway).
+   */
+  readonly sha256?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -82,6 +85,13 @@ export interface StorageDriver {
 
   /** Stream an object. Throws `NotFoundError` when it does not exist. */
   getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody>;
+
+  /**
+   * Optional fast path: read a whole object into `target` (no stream, no intermediate buffers) and return its
+   * length; throws `NotFoundError` when missing and RangeError when it is longer than `target`. The engine's
+   * restore uses it when present (a local filesystem reads straight into the engine's reusable buffers).
+   */
+  readObjectInto?(container: string, key: string, target: Uint8Array, options?: CallOptions): Promise<number>;
 
   /** Delete an object. Deleting a missing object succeeds (deletes are retried and resumed). */
   deleteObject(container: string, key: string, options?: CallOptions): Promise<void>;

@@ -178,6 +178,7 @@ export class BackupEngine {
             blockSize: this.blockSize,
             parentDigests: parentSlice === undefined ? null : Uint8Array.from(parentSlice),
             compression: this.compression,
+            hashStored: this.driver.capabilities.verifiesPutChecksum,
           });
           const { result, stored } = encoded;
           // Compressed bytes live in the output buffer: the chunk buffer can take the next read while they upload.
@@ -247,7 +248,7 @@ export class BackupEngine {
     }
   }
 
-  async #put(container: string, key: string, data: Buffer, digest: string, signal: AbortSignal | undefined): Promise<void> {
+  async #put(container: string, key: string, data: Buffer, digest: string | undefined, signal: AbortSignal | undefined): Promise<void> {
     await this.driver.putObject(container, key, data, { length: data.length, sha256: digest, signal });
   }
 
@@ -295,9 +296,15 @@ export class BackupEngine {
     return this.#fetch(container, key, signal, (body) => readBody(body, maxBytes));
   }
 
-  /** Read a whole object into `target`; returns its length. */
-  #readInto(container: string, key: string, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
-    return this.#fetch(container, key, signal, (body) => readBodyInto(body, target));
+  /** Read a whole object into `target`; returns its length. Uses the driver's direct read when it has one. */
+  async #readInto(container: string, key: string, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
+    const { driver } = this;
+    if (driver.readObjectInto === undefined) return this.#fetch(container, key, signal, (body) => readBodyInto(body, target));
+    try {
+      return await driver.readObjectInto(container, key, target, { signal });
+    } catch (error) {
+      throw this.#tooLong(error, container, key);
+    }
   }
 
   /** An object longer than recorded (the readers' RangeError) is corrupt: say which one. */
@@ -306,16 +313,18 @@ export class BackupEngine {
     try {
       return await read(body);
     } catch (error) {
-      if (error instanceof RangeError) {
-        throw new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
-          cause: error,
-          backend: this.backendName,
-          container,
-          object: key,
-        });
-      }
-      throw error;
+      throw this.#tooLong(error, container, key);
     }
+  }
+
+  #tooLong(error: unknown, container: string, key: string): unknown {
+    if (!(error instanceof RangeError)) return error;
+    return new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
+      cause: error,
+      backend: this.backendName,
+      container,
+      object: key,
+    });
   }
 
   /** Load the chain of metadata from the full backup to `location`. */

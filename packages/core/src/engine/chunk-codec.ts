@@ -19,6 +19,8 @@ export interface EncodeJob {
   /** The parent's digests for this chunk's blocks (may be shorter, or empty past the parent's end); null for a full backup. */
   readonly parentDigests: Uint8Array | null;
   readonly compression: CompressionSettings;
+  /** Hash the stored bytes too (only for drivers that verify uploads end to end). */
+  readonly hashStored: boolean;
 }
 
 export interface EncodeResult {
@@ -33,7 +35,8 @@ export interface EncodeResult {
   /** The stored bytes are `output[0, storedLength)` when compressed, else `chunk[0, storedLength)`. */
   readonly storedIn: 'output' | 'chunk';
   readonly storedLength: number;
-  readonly storedSha256: string;
+  /** Hex sha256 of the stored bytes, when `hashStored` was asked for. */
+  readonly storedSha256: string | undefined;
 }
 
 function sha256Of(data: Uint8Array): Buffer {
@@ -74,7 +77,7 @@ export function encodeChunk(job: EncodeJob): EncodeResult {
     rawLength += block.length;
   }
   if (runs.length === 0) {
-    return { digests, runs, zeroRuns, rawLength: 0, compression: 'none', storedIn: 'chunk', storedLength: 0, storedSha256: '' };
+    return { digests, runs, zeroRuns, rawLength: 0, compression: 'none', storedIn: 'chunk', storedLength: 0, storedSha256: undefined };
   }
   const raw = chunk.subarray(0, rawLength);
   const compressedLength = compressInto(raw, job.output, job.compression);
@@ -88,7 +91,7 @@ export function encodeChunk(job: EncodeJob): EncodeResult {
     compression: compressed ? job.compression.algorithm : 'none',
     storedIn: compressed ? 'output' : 'chunk',
     storedLength: stored.length,
-    storedSha256: sha256Of(stored).toString('hex'),
+    storedSha256: job.hashStored ? sha256Of(stored).toString('hex') : undefined,
   };
 }
 

@@ -37,8 +37,8 @@ export interface StoredObjectRecord {
   readonly compression: CompressionAlgorithm;
   readonly storedLength: number;
   readonly rawLength: number;
-  /** Hex sha256 of the stored (compressed) bytes. */
-  readonly sha256: string;
+  /** Hex sha256 of the stored (compressed) bytes, recorded when the driver verified the upload with it. */
+  readonly sha256?: string | undefined;
   /** The blocks this object holds, in payload order. */
   readonly runs: BlockRun[];
 }
