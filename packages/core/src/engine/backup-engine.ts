@@ -114,10 +114,12 @@ export class BackupEngine {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.compression = options.compression ?? DEFAULT_COMPRESSION;
-    // Enough chunks in flight to keep every codec worker busy while one is read and one is stored, and as many
-    // uploads as the backend likes (network stores hide latency with parallel requests), within a memory bound.
+    // Enough chunks in flight to keep every codec worker busy with one queued behind it while others are read and
+    // stored, and as many uploads as the backend likes (network stores hide latency with parallel requests), within
+    // a memory bound (two reusable chunk-sized buffers per slot). Measured on 2 cores, 1 GiB: 3 slots 1.34 s
+    // backup / 1.30 s restore at 151 MiB peak RSS, 5 slots 1.20 s / 1.25 s at 183 MiB.
     this.concurrency =
-      options.concurrency ?? Math.min(8, Math.max(this.#codec.size + 1, options.driver.capabilities.preferredConcurrency));
+      options.concurrency ?? Math.min(8, Math.max(this.#codec.size * 2 + 1, options.driver.capabilities.preferredConcurrency));
     if (!Number.isSafeInteger(this.blockSize) || this.blockSize <= 0) {
       throw new ConfigError(`block size ${this.blockSize} must be a positive integer number of bytes`);
     }
