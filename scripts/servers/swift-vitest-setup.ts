@@ -13,25 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { SwiftEndpoints, TestServerState } from '@stowage/testkit';
 
 const run = promisify(execFile);
 const script = join(dirname(fileURLToPath(import.meta.url)), 'swift.sh');
 
-export interface SwiftEndpoints {
-  readonly state: string;
-  readonly script: string;
-  readonly proxyUrl: string;
-  readonly authUrl: string;
-  readonly storageUrl: string;
-  readonly user: string;
-  readonly key: string;
-  readonly s3: { readonly endpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
-  readonly ports: Readonly<Record<'memcached' | 'account' | 'container' | 'object' | 'proxy', number>>;
-}
-
-export type SwiftServerState =
-  | { readonly available: true; readonly endpoints: SwiftEndpoints; readonly startCommand: string }
-  | { readonly available: false; readonly reason: string; readonly startCommand: string };
+// Type-only imports are erased at run time, so this file needs no resolvable @stowage/testkit.
+type SwiftServerState = TestServerState<SwiftEndpoints>;
 
 interface Provider {
   provide(key: 'swiftServer', value: SwiftServerState): void;

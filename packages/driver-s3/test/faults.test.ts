@@ -7,7 +7,7 @@ import {
   StorageAuthError,
   StorageUnavailableError,
 } from '@stowage/core';
-import { runOutageDuringBackup } from '@stowage/testkit';
+import { rejectionOf, runOutageDuringBackup } from '@stowage/testkit';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,15 +18,6 @@ import { deleteBucket, s3TestOptions, swiftTestServer, type SwiftEndpoints } fro
 
 const MiB = 1024 * 1024;
 const server = swiftTestServer();
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure, the call succeeded');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -68,18 +59,18 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
 
   it('a wrong secret fails doSetup with a DriverSetupError naming authentication', async () => {
     const driver = await create({ secret_key: 'wrong-secret' });
-    const error = await failure(driver.doSetup());
+    const error = await rejectionOf(driver.doSetup());
     expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
     expect(error.message).toMatch(/authentication with access key test:tester/);
     expect(StorageAuthError.isInstance(error.cause), String(error.cause)).toBe(true);
     // A call with a body in the answer names SignatureDoesNotMatch; it is a StorageAuthError too.
-    const list = await failure(keysOf(driver.listObjects(bucket, '')));
+    const list = await rejectionOf(keysOf(driver.listObjects(bucket, '')));
     expect(StorageAuthError.isInstance(list), String(list)).toBe(true);
   });
 
   it('an unknown access key fails doSetup naming authentication', async () => {
     const driver = await create({ access_key: 'nobody:nobody' });
-    const error = await failure(driver.doSetup());
+    const error = await rejectionOf(driver.doSetup());
     expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
     expect(error.message).toMatch(/authentication with access key nobody:nobody/);
   });
@@ -87,12 +78,12 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
   it('a missing bucket with create_bucket off fails doSetup naming the bucket', async () => {
     const missing = `stowage-missing-${randomUUID().slice(0, 8)}`;
     const driver = await create({ bucket: missing, create_bucket: false });
-    const error = await failure(driver.doSetup());
+    const error = await rejectionOf(driver.doSetup());
     expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
     expect(error.message).toContain(`bucket ${missing} does not exist`);
     expect(error.message).toContain('create_bucket');
     expect((error as DriverSetupError).container).toBe(missing);
-    const check = await failure(driver.checkAvailable());
+    const check = await rejectionOf(driver.checkAvailable());
     expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
     expect(check.message).toContain(`bucket ${missing} does not exist`);
   });
@@ -123,15 +114,15 @@ describe.skipIf(!server.requirement.available)('s3 faults', () => {
     await server.control('stop-server', 'proxy');
     try {
       const started = Date.now();
-      const check = await failure(driver.checkAvailable());
+      const check = await rejectionOf(driver.checkAvailable());
       expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
       expect(check.message).toMatch(/ECONNREFUSED/);
-      const put = await failure(driver.putObject(bucket, 'during-stop', Buffer.from('y'), { length: 1, sha256: '' }));
+      const put = await rejectionOf(driver.putObject(bucket, 'during-stop', Buffer.from('y'), { length: 1, sha256: '' }));
       expect(StorageUnavailableError.isInstance(put), String(put)).toBe(true);
       expect((put as StorageUnavailableError).object).toBe('during-stop');
-      const get = await failure(driver.getObject(bucket, 'before-stop'));
+      const get = await rejectionOf(driver.getObject(bucket, 'before-stop'));
       expect(StorageUnavailableError.isInstance(get), String(get)).toBe(true);
-      const setup = await failure(driver.doSetup());
+      const setup = await rejectionOf(driver.doSetup());
       expect(DriverSetupError.isInstance(setup), String(setup)).toBe(true);
       expect(StorageUnavailableError.isInstance(setup.cause), String(setup.cause)).toBe(true);
       expect(Date.now() - started).toBeLessThan(20_000);

@@ -8,7 +8,7 @@ import {
   StorageUnavailableError,
   type StorageDriver,
 } from '@stowage/core';
-import { runOutageDuringBackup } from '@stowage/testkit';
+import { rejectionOf, runOutageDuringBackup } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,15 +19,6 @@ import { deleteContainer, swiftTestServer, type SwiftEndpoints } from './swift-t
 
 const MiB = 1024 * 1024;
 const server = swiftTestServer();
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure, the call succeeded');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 describe.skipIf(!server.requirement.available)('swift faults', () => {
   let endpoints: SwiftEndpoints;
@@ -63,25 +54,25 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
 
   it('a wrong key fails doSetup with a DriverSetupError naming authentication', async () => {
     const driver = await create({ key: 'wrong-key' });
-    const error = await failure(driver.doSetup());
+    const error = await rejectionOf(driver.doSetup());
     expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
     expect(error.message).toMatch(/authentication as user test:tester/);
     expect(error.message).toContain(endpoints.authUrl);
     expect(StorageAuthError.isInstance(error.cause), String(error.cause)).toBe(true);
     // Outside doSetup the same refusal is a StorageAuthError.
-    const put = await failure(driver.putObject(container, 'x', Buffer.from('x'), { length: 1, sha256: '' }));
+    const put = await rejectionOf(driver.putObject(container, 'x', Buffer.from('x'), { length: 1, sha256: '' }));
     expect(StorageAuthError.isInstance(put), String(put)).toBe(true);
   });
 
   it('a missing container with create_container off fails doSetup naming the container', async () => {
     const missing = `stowage-missing-${randomUUID().slice(0, 8)}`;
     const driver = await create({ container: missing, create_container: false });
-    const error = await failure(driver.doSetup());
+    const error = await rejectionOf(driver.doSetup());
     expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
     expect(error.message).toContain(`container ${missing} does not exist`);
     expect(error.message).toContain('create_container');
     expect((error as DriverSetupError).container).toBe(missing);
-    const check = await failure(driver.checkAvailable());
+    const check = await rejectionOf(driver.checkAvailable());
     expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
     expect(check.message).toContain(`container ${missing} does not exist`);
   });
@@ -100,13 +91,13 @@ describe.skipIf(!server.requirement.available)('swift faults', () => {
     await server.control('stop-server', 'proxy');
     try {
       const started = Date.now();
-      const check = await failure(driver.checkAvailable());
+      const check = await rejectionOf(driver.checkAvailable());
       expect(StorageUnavailableError.isInstance(check), String(check)).toBe(true);
       expect(check.message).toMatch(/ECONNREFUSED/);
-      const put = await failure(driver.putObject(container, 'during-stop', Buffer.from('y'), { length: 1, sha256: '' }));
+      const put = await rejectionOf(driver.putObject(container, 'during-stop', Buffer.from('y'), { length: 1, sha256: '' }));
       expect(StorageUnavailableError.isInstance(put), String(put)).toBe(true);
       expect((put as StorageUnavailableError).object).toBe('during-stop');
-      const setup = await failure(driver.doSetup());
+      const setup = await rejectionOf(driver.doSetup());
       expect(DriverSetupError.isInstance(setup), String(setup)).toBe(true);
       expect(StorageUnavailableError.isInstance(setup.cause)).toBe(true);
       // Two retries with a 50 ms backoff: failing fast, not hanging.

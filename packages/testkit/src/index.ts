@@ -18,3 +18,4 @@ export { testServer, type ServerEndpointsBase, type TestServer, type TestServerS
 export { runOutageDuringBackup, type OutageOutcome, type OutageScenario } from './outage-scenario.js';
 export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js';
 export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport } from './throughput.js';
+export { rejectionOf } from './rejection.js';
