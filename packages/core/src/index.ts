@@ -6,5 +6,6 @@ export * from './engine/compression.js';
 export * from './engine/format.js';
 export * from './engine/volume-io.js';
 export * from './engine/task-window.js';
+export * from './engine/buffers.js';
 export * from './engine/backup-engine.js';
 export * from './lifecycle/index.js';

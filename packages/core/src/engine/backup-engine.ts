@@ -24,7 +24,8 @@ import {
   type BackupMetadata,
   type StoredObjectRecord,
 } from './format.js';
-import { BufferPool, readBody, readBodyInto, TaskWindow } from './task-window.js';
+import { BufferPool, readBody, readBodyInto } from './buffers.js';
+import { TaskWindow } from './task-window.js';
 import { CodecPool, sharedCodecPool } from './codec-pool.js';
 import type { RestoreTarget, VolumeSource } from './volume-io.js';
 
