@@ -30,6 +30,27 @@ async function start(dir: string, raw: Record<string, unknown>, pickHost?: (host
   return service;
 }
 
+/**
+ * Two example backends, a and b; the scheduler prefers a. a's setup fails while `marker` exists (touch it to take
+ * a's storage away).
+ */
+async function startBackendsAB(prefix: string) {
+  const dir = await tempDir(prefix);
+  cleanups.push(dir.remove);
+  const marker = join(dir.path, 'a-is-down');
+  const service = await start(
+    dir.path,
+    {
+      backends: [
+        { name: 'a', driver: 'stowage-driver-example', options: { root: join(dir.path, 'a'), fail_setup_while_exists: marker } },
+        { name: 'b', driver: 'stowage-driver-example', options: { root: join(dir.path, 'b') } },
+      ],
+    },
+    (hosts) => (hosts.includes('node1@a') ? 'node1@a' : hosts[0]!),
+  );
+  return { marker, service };
+}
+
 async function call(service: RunningService, method: string, path: string, body?: unknown) {
   const response = await service.app.inject({
     method: method as 'GET',
@@ -57,19 +78,7 @@ async function backupWhenSettled(service: RunningService, id: string) {
 
 describe('scheduling with unreachable storage', () => {
   it('marks the backend not working and reschedules to another backend; with none left, error says what was tried', async () => {
-    const dir = await tempDir('resched');
-    cleanups.push(dir.remove);
-    const marker = join(dir.path, 'a-is-down');
-    const service = await start(
-      dir.path,
-      {
-        backends: [
-          { name: 'a', driver: 'stowage-driver-example', options: { root: join(dir.path, 'a'), fail_setup_while_exists: marker } },
-          { name: 'b', driver: 'stowage-driver-example', options: { root: join(dir.path, 'b') } },
-        ],
-      },
-      (hosts) => (hosts.includes('node1@a') ? 'node1@a' : hosts[0]!),
-    );
+    const { marker, service } = await startBackendsAB('resched');
     const volumeId = await createVolume(service);
 
     // 1. a's storage goes away after a successful setup; b is disabled: nothing is left.
@@ -101,19 +110,7 @@ describe('scheduling with unreachable storage', () => {
   });
 
   it('an incremental stays on its parent backend name', async () => {
-    const dir = await tempDir('incr');
-    cleanups.push(dir.remove);
-    const marker = join(dir.path, 'a-is-down');
-    const service = await start(
-      dir.path,
-      {
-        backends: [
-          { name: 'a', driver: 'stowage-driver-example', options: { root: join(dir.path, 'a'), fail_setup_while_exists: marker } },
-          { name: 'b', driver: 'stowage-driver-example', options: { root: join(dir.path, 'b') } },
-        ],
-      },
-      (hosts) => (hosts.includes('node1@a') ? 'node1@a' : hosts[0]!),
-    );
+    const { marker, service } = await startBackendsAB('incr');
     const volumeId = await createVolume(service);
     const full = await call(service, 'POST', '/backups', { backup: { volume_id: volumeId } });
     expect((await backupWhenSettled(service, full.body.backup.id)).status).toBe('available');

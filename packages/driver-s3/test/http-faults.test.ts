@@ -3,44 +3,26 @@
  * small scripted stand-in on 127.0.0.1. No Swift needed: these always run.
  */
 import { StorageUnavailableError } from '@stowage/core';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { ScriptedServer, drainError, rejectionOf, type ScriptedHandler } from '@stowage/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import plugin, { type S3Store } from '../src/index.js';
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+const { status } = ScriptedServer;
 
 describe('s3 against a scripted service', () => {
-  let server: Server;
-  let base = '';
-  let script: Handler[] = [];
-  let requests = 0;
+  const server = new ScriptedServer();
   const drivers: S3Store[] = [];
 
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      request.resume();
-      const handler = script[Math.min(requests, script.length - 1)]!;
-      requests += 1;
-      request.on('end', () => handler(request, response));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-
+  beforeAll(() => server.start());
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
-
-  beforeEach(() => {
-    requests = 0;
-  });
+  beforeEach(() => server.reset());
 
   const create = async (overrides: Record<string, unknown> = {}): Promise<S3Store> => {
     const result = await plugin.optionsSchema['~standard'].validate({
-      endpoint: base,
+      endpoint: server.base,
       force_path_style: true,
       access_key: 'a',
       secret_key: 'b',
@@ -53,46 +35,37 @@ describe('s3 against a scripted service', () => {
     drivers.push(driver);
     return driver;
   };
-  const status = (code: number, body = ''): Handler => (_request, response) => {
-    response.writeHead(code, body ? { 'Content-Type': 'application/xml' } : {}).end(body);
-  };
   const put = (driver: S3Store) => driver.putObject('b', 'k', Buffer.from('data'), { length: 4, sha256: '' });
 
   it('retries a 503 and succeeds', async () => {
-    script = [status(503), status(200)];
+    server.reset([status(503), status(200)]);
     await put(await create());
-    expect(requests).toBe(2);
+    expect(server.requests).toBe(2);
   });
 
   it('gives up after retry_max_attempts with StorageUnavailableError on a lasting 503', async () => {
-    script = [status(503, '<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>')];
-    const error = await put(await create()).then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    server.reset([status(503, { 'Content-Type': 'application/xml' }, '<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>')]);
+    const error = await rejectionOf(put(await create()));
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(error?.message).toContain('b/k');
-    expect(requests).toBe(3);
+    expect(server.requests).toBe(3);
   });
 
   it('abandons a request that gets no answer within timeout', async () => {
-    script = [() => {}];
+    server.reset([() => {}]);
     const started = Date.now();
-    const error = await (await create({ timeout: 0.3, retry_max_attempts: 1 })).checkAvailable().then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    const error = await rejectionOf((await create({ timeout: 0.3, retry_max_attempts: 1 })).checkAvailable());
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('sends the configured server-side encryption on writes, and an SSE-C key on reads too', async () => {
     const seen: Array<{ method: string | undefined; headers: Record<string, unknown> }> = [];
-    const record: Handler = (request, response) => {
+    const record: ScriptedHandler = (request, response) => {
       seen.push({ method: request.method, headers: request.headers });
       response.writeHead(200, { 'Content-Length': '0' }).end();
     };
-    script = [record];
+    server.reset([record]);
     await (await create({ sse: 'aws:kms', sse_kms_key_id: 'key-1' })).putObject('b', 'k', Buffer.from('data'), { length: 4, sha256: '' });
     expect(seen[0]?.headers).toMatchObject({ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'key-1' });
     expect(seen[0]?.headers['content-md5']).toBe('jXd/OF09/siBXSD3SWAm3A==');
@@ -111,21 +84,14 @@ describe('s3 against a scripted service', () => {
   });
 
   it('abandons a download that stalls mid-body', async () => {
-    script = [
+    server.reset([
       (_request, response) => {
         response.writeHead(200, { 'Content-Length': '1000' });
         response.write(Buffer.alloc(10));
       },
-    ];
+    ]);
     const body = await (await create({ timeout: 0.3 })).getObject('b', 'k');
-    const error = await (async () => {
-      for await (const _part of body) {
-        // drain
-      }
-    })().then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    const error = await drainError(body);
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(error?.message).toContain('b/k');
   });

@@ -3,47 +3,27 @@
  * served by a small scripted stand-in for the proxy on 127.0.0.1. No Swift needed: these always run.
  */
 import { ChecksumMismatchError, StorageUnavailableError, type StorageDriver } from '@stowage/core';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { ScriptedServer, drainError, rejectionOf } from '@stowage/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import plugin, { type SwiftOptionsInput } from '../src/index.js';
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+const { status } = ScriptedServer;
 
 describe('swift against a scripted proxy', () => {
-  let server: Server;
-  let base = '';
-  /** What object requests get, in order; the last one repeats. */
-  let script: Handler[] = [];
-  let objectRequests = 0;
-
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      request.resume();
-      if (request.url === '/auth/v1.0') {
-        response.writeHead(200, { 'X-Auth-Token': 'AUTH_tk1', 'X-Storage-Url': `${base}/v1/AUTH_test` }).end();
-        return;
-      }
-      const handler = script[Math.min(objectRequests, script.length - 1)]!;
-      objectRequests += 1;
-      request.on('end', () => handler(request, response));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Auth answers by itself; object requests follow the script (the last handler repeats).
+  const server: ScriptedServer = new ScriptedServer((request, response) => {
+    if (request.url !== '/auth/v1.0') return false;
+    response.writeHead(200, { 'X-Auth-Token': 'AUTH_tk1', 'X-Storage-Url': `${server.base}/v1/AUTH_test` }).end();
+    return true;
   });
 
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
-  beforeEach(() => {
-    objectRequests = 0;
-  });
+  beforeAll(() => server.start());
+  afterAll(() => server.close());
+  beforeEach(() => server.reset());
 
   const create = async (overrides: Partial<SwiftOptionsInput> = {}): Promise<StorageDriver> => {
     const result = await plugin.optionsSchema['~standard'].validate({
-      auth_url: `${base}/auth/v1.0`,
+      auth_url: `${server.base}/auth/v1.0`,
       user: 'test:tester',
       key: 'testing',
       retry_attempts: 2,
@@ -54,66 +34,47 @@ describe('swift against a scripted proxy', () => {
     if (result.issues) throw new Error(JSON.stringify(result.issues));
     return plugin.create(result.value, { backendName: 'swift-scripted', statePath: '/nonexistent' });
   };
-  const status = (code: number, headers: Record<string, string> = {}): Handler => (_request, response) => {
-    response.writeHead(code, headers).end();
-  };
   const put = (driver: StorageDriver) => driver.putObject('c', 'k', Buffer.from('data'), { length: 4, sha256: '' });
 
   it('retries a 503 with backoff and succeeds', async () => {
-    script = [status(503), status(503), status(201, { ETag: '8d777f385d3dfec8815d20f7496026dc' })];
+    server.reset([status(503), status(503), status(201, { ETag: '8d777f385d3dfec8815d20f7496026dc' })]);
     await put(await create());
-    expect(objectRequests).toBe(3);
+    expect(server.requests).toBe(3);
   });
 
   it('gives up after retry_attempts with StorageUnavailableError on a lasting 507', async () => {
-    script = [status(507)];
-    const error = await put(await create()).then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    server.reset([status(507)]);
+    const error = await rejectionOf(put(await create()));
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(error?.message).toMatch(/no space left/);
-    expect(objectRequests).toBe(3);
+    expect(server.requests).toBe(3);
   });
 
   it('refuses an upload whose returned ETag differs from the MD5 sent', async () => {
-    script = [status(201, { ETag: '00000000000000000000000000000000' })];
-    const error = await put(await create()).then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    server.reset([status(201, { ETag: '00000000000000000000000000000000' })]);
+    const error = await rejectionOf(put(await create()));
     expect(ChecksumMismatchError.isInstance(error), String(error)).toBe(true);
   });
 
   it('abandons a request that gets no answer within timeout', async () => {
-    script = [() => {}];
+    server.reset([() => {}]);
     const started = Date.now();
-    const error = await (await create({ timeout: 0.3, retry_attempts: 1 })).checkAvailable().then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    const error = await rejectionOf((await create({ timeout: 0.3, retry_attempts: 1 })).checkAvailable());
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(error?.message).toMatch(/no answer within 0.3 s/);
-    expect(objectRequests).toBe(2);
+    expect(server.requests).toBe(2);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('abandons a download that stalls mid-body', async () => {
-    script = [
+    server.reset([
       (_request, response) => {
         response.writeHead(200, { 'Content-Length': '1000' });
         response.write(Buffer.alloc(10));
       },
-    ];
+    ]);
     const body = await (await create({ timeout: 0.3 })).getObject('c', 'k');
-    const error = await (async () => {
-      for await (const _part of body) {
-        // drain
-      }
-    })().then(
-      () => undefined,
-      (thrown: unknown) => thrown as Error,
-    );
+    const error = await drainError(body);
     expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
     expect(error?.message).toMatch(/stalled/);
   });

@@ -19,3 +19,4 @@ export { runOutageDuringBackup, type OutageOutcome, type OutageScenario } from '
 export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js';
 export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport } from './throughput.js';
 export { rejectionOf } from './rejection.js';
+export { ScriptedServer, drainError, type ScriptedHandler } from './scripted-server.js';
