@@ -1,5 +1,7 @@
 // Totals the vitest JSON reports of every package into the one line CI reads: "N passed, N failed, N skipped".
-// A package that has a test script but wrote no report counts as one failure; no test at all is a failure.
+// A package that has a test script but wrote no report counts as one failure; no test at all is a failure. So does
+// a failure vitest reports outside any test (a failed hook, an unhandled error): the closing line's failed count is
+// non-zero whenever the run failed.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,13 +23,18 @@ for (const group of ['packages', 'apps', 'examples', 'integration', 'bench']) {
       continue;
     }
     const report = JSON.parse(readFileSync(reportPath, 'utf8'));
-    // A test file that fails to load reports no tests; count it as a failure.
-    const brokenFiles = report.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
+    // A test file that fails to load, or whose hooks failed, reports no failed test of its own: count the file.
+    const brokenFiles = report.testResults.filter(
+      (file) => file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed'),
+    ).length;
+    let failedHere = report.numFailedTests + brokenFiles;
+    // vitest failed the run for a reason outside every file (an unhandled error): one more failure.
+    if (report.success === false && failedHere === 0) failedHere = 1;
     const skippedHere = report.numPendingTests + report.numTodoTests;
     passed += report.numPassedTests;
-    failed += report.numFailedTests + brokenFiles;
+    failed += failedHere;
     skipped += skippedHere;
-    lines.push(`${dir}: ${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skippedHere} skipped`);
+    lines.push(`${dir}: ${report.numPassedTests} passed, ${failedHere} failed, ${skippedHere} skipped`);
   }
 }
 // Tempest's own totals (scripts/tempest/run.sh prints "Passed: N", "Failed: N", "Skipped: N"). A run that failed
