@@ -1,6 +1,5 @@
-export * from './errors/errors.js';
-export * from './contract/driver.js';
-export * from './contract/options-schema.js';
+// The contract and typed errors live in their own package; re-exported so existing importers keep working.
+export * from '@stowage/driver-contract';
 export * from './engine/blocks.js';
 export * from './engine/compression.js';
 export * from './engine/format.js';

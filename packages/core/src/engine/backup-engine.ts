@@ -5,8 +5,9 @@ import {
   InvalidBackupError,
   NotFoundError,
   throwIfAborted,
-} from '../errors/errors.js';
-import type { ObjectBody, StorageDriver } from '../contract/driver.js';
+  type ObjectBody,
+  type StorageDriver,
+} from '@stowage/driver-contract';
 import { DIGEST_BYTES, mergeRuns, sha256, zeroDigest, type BlockRun } from './blocks.js';
 import type { CompressionSettings } from './compression.js';
 import {

@@ -6,7 +6,7 @@
  *   <prefix>sha256              the sha256 of every block of the volume (binary, see below), written after the chunks
  *   <prefix>metadata            JSON describing everything, written last: a backup without it is incomplete
  */
-import { InvalidBackupError } from '../errors/errors.js';
+import { InvalidBackupError } from '@stowage/driver-contract';
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from './compression.js';
 import { DIGEST_BYTES, type BlockRun } from './blocks.js';
 

@@ -10,8 +10,7 @@
  * - Each heartbeat first runs the driver's `checkAvailable()`; storage found unreachable there, or during an
  *   operation (`markNotWorking()`), stops heartbeats and hands the backend back to periodic setup.
  */
-import type { StorageDriver } from '../contract/driver.js';
-import { StowageError, describeError } from '../errors/errors.js';
+import { StowageError, describeError, type StorageDriver } from '@stowage/driver-contract';
 import { BackupEvents, type InitEndPayload, type InitErrorPayload, type InitStartPayload } from './init-events.js';
 import type { Notifier } from './notifier.js';
 import { OperationTimeoutError, runWithTimeout } from './timeout.js';

@@ -1,4 +1,4 @@
-import { AbortedError } from '../errors/errors.js';
+import { AbortedError } from '@stowage/driver-contract';
 
 /**
  * Bounds concurrent operations on one host (`backup_max_operations`; 0 means no bound). Cinder applies its

@@ -1,5 +1,4 @@
-import type { CallOptions, StorageDriver } from '../../src/contract/driver.js';
-import { DriverSetupError } from '../../src/errors/errors.js';
+import { DriverSetupError, type CallOptions, type StorageDriver } from '@stowage/driver-contract';
 import type { NotificationMessage, NotificationSink } from '../../src/lifecycle/notifier.js';
 
 /** A sink that keeps every message, for assertions. */
@@ -22,7 +21,7 @@ export function scriptedDriver(script: () => 'ok' | 'fail' | 'hang') {
   const stats = { setups: 0, concurrent: 0, maxConcurrent: 0 };
   const driver: StorageDriver = {
     driverName: 'scripted',
-    capabilities: { maxObjectSize: 1 << 20, preferredConcurrency: 1, atomicPut: true, canCreateContainer: true, verifiesPutChecksum: false },
+    capabilities: { maxObjectSize: 1 << 20, preferredConcurrency: 1, verifiesPutChecksum: false },
     defaultContainer: 'backups',
     async doSetup(options?: CallOptions) {
       stats.setups += 1;

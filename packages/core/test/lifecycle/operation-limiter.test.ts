@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError } from '../../src/errors/errors.js';
+import { AbortedError } from '@stowage/driver-contract';
 import { OperationLimiter } from '../../src/lifecycle/operation-limiter.js';
 import { OperationTimeoutError, runWithTimeout } from '../../src/lifecycle/timeout.js';
 

@@ -3,7 +3,10 @@
  *
  * A driver is deliberately small: it stores and fetches opaque objects in containers. Everything that makes a
  * backup (chunking, hashing, compression, incrementals, integrity checks, retries of whole operations, the
- * init lifecycle) lives in core's engine and manager, so that every driver behaves the same way.
+ * init lifecycle) lives in `@stowage/core`'s engine and manager, so that every driver behaves the same way.
+ *
+ * v1 once also declared `atomicPut` and `canCreateContainer`; nothing read them, so they were removed. A v1 package
+ * that still declares them keeps loading: extra capability fields are ignored.
  */
 import type { OptionsSchema } from './options-schema.js';
 
@@ -16,10 +19,6 @@ export interface DriverCapabilities {
   readonly maxObjectSize: number;
   /** Objects written concurrently that the backend handles well; the engine's upload parallelism. */
   readonly preferredConcurrency: number;
-  /** True when `putObject` is all-or-nothing: a reader never sees a partial object. */
-  readonly atomicPut: boolean;
-  /** True when the driver can create a missing container (if its configuration allows it). */
-  readonly canCreateContainer: boolean;
   /** True when `putObject` verifies the received bytes against the given sha256 itself (end to end). */
   readonly verifiesPutChecksum: boolean;
 }
@@ -56,7 +55,7 @@ export interface CallOptions {
 /**
  * A storage driver created by a plugin's factory.
  *
- * Errors: every method throws core's typed errors (`NotFoundError`, `StorageUnavailableError`,
+ * Errors: every method throws this package's typed errors (`NotFoundError`, `StorageUnavailableError`,
  * `StorageAuthError`, `DriverSetupError`), with the backend's own error as `cause` and the backend, container
  * and object named. Every call honours its `AbortSignal`.
  */

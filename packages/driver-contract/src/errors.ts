@@ -1,9 +1,10 @@
 /**
  * Typed errors with stable codes.
  *
- * Identity is checked with `X.isInstance(err)` rather than `instanceof`: a deployment can hold two copies of
- * `@stowage/core` (the app's and a third-party driver's), and `instanceof` fails across copies. The marker is a
- * global symbol, so every copy recognises every other copy's errors.
+ * Identity is checked with `X.isInstance(err)` rather than `instanceof`: a deployment can hold two copies of this
+ * package (the service's and a third-party driver's), and `instanceof` fails across copies. The marker is a global
+ * symbol (the same one `@stowage/core` used before the contract moved here), so every copy recognises every other
+ * copy's errors.
  */
 const STOWAGE_ERROR = Symbol.for('stowage.error');
 
@@ -129,16 +130,4 @@ export function describeError(error: unknown): string {
     return typeof code === 'string' && !StowageError.isStowageError(error) ? `${error.message} (${code})` : error.message;
   }
   return String(error);
-}
-
-/**
- * The `DriverSetupError` for a failed step of `doSetup`: "<prefix>setup failed: <step>: <detail>". `prefix` names
- * the driver and backend (e.g. `swift backend b1: `); a detail that already starts with it is not repeated. A
- * cancellation stays an `AbortedError`.
- */
-export function setupStepError(prefix: string, step: string, error: unknown, details: StowageErrorDetails = {}): StowageError {
-  if (AbortedError.isInstance(error)) return error;
-  const detail = describeError(error);
-  const message = detail.startsWith(prefix) ? detail.slice(prefix.length) : detail;
-  return new DriverSetupError(`${prefix}setup failed: ${step}: ${message}`, { ...details, cause: error });
 }

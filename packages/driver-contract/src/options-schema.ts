@@ -1,8 +1,8 @@
 /**
  * Driver options schemas follow the Standard Schema interface (https://standardschema.dev), so a driver can
- * use zod 4, valibot, arktype or a hand-written validator, and core needs none of them.
+ * use zod 4, valibot, arktype or a hand-written validator, and the contract needs none of them.
  */
-import { ConfigError, type ConfigIssue } from '../errors/errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 
 export interface OptionsSchema<Output = unknown> {
   readonly '~standard': {
