@@ -1,4 +1,4 @@
-import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/core';
+import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/driver-contract';
 import { posixOptionsSchema, type PosixOptions } from './posix-config.js';
 import { PosixStore } from './posix-store.js';
 

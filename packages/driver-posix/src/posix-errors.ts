@@ -1,4 +1,5 @@
-import { DriverSetupError, NotFoundError, StorageUnavailableError, StowageError } from '@stowage/core';
+import { DriverSetupError, NotFoundError, StorageUnavailableError, StowageError } from '@stowage/driver-contract';
+import { stat } from 'node:fs/promises';
 
 const HINTS: Record<string, string> = {
   ENOENT: 'does not exist',
@@ -24,17 +25,24 @@ export function describeFsError(path: string, error: unknown): string {
   return hint === undefined ? `${path}: ${(error as Error).message ?? String(error)}` : `${path} ${hint} (${code})`;
 }
 
-interface ObjectRef {
+export interface ObjectRef {
   readonly backend: string;
   readonly container: string;
   readonly object: string;
 }
 
-/** Map a filesystem error during an object operation to core's typed errors, keeping it as `cause`. */
-export function mapObjectError(error: unknown, action: string, ref: ObjectRef, path: string): StowageError {
+/**
+ * Map a filesystem error during an object operation to the contract's typed errors, keeping it as `cause`. A missing
+ * file is a missing object only while the backup path `root` is there: a path gone away (an unmounted network
+ * mount) is an outage, never reported as data loss.
+ */
+export async function mapObjectError(error: unknown, action: string, ref: ObjectRef, path: string, root: string): Promise<StowageError> {
   if (StowageError.isStowageError(error)) return error;
   const where = `backend ${ref.backend}: ${action} ${ref.container}/${ref.object}`;
   if (errnoOf(error) === 'ENOENT') {
+    if (!(await exists(root))) {
+      return new StorageUnavailableError(`${where} failed: backup path ${root} does not exist (is the storage mounted?)`, { cause: error, ...ref });
+    }
     return new NotFoundError(`${where}: object does not exist`, { cause: error, ...ref });
   }
   return new StorageUnavailableError(`${where} failed: ${describeFsError(path, error)}`, { cause: error, ...ref });
@@ -42,4 +50,11 @@ export function mapObjectError(error: unknown, action: string, ref: ObjectRef, p
 
 export function setupError(backend: string, message: string, cause?: unknown): DriverSetupError {
   return new DriverSetupError(`backend ${backend} (posix): ${message}`, { cause, backend });
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,8 +1,8 @@
 import {
   AbortedError,
-  bodyParts,
   StorageUnavailableError,
   throwIfAborted,
+  type StowageError,
   type CallOptions,
   type DriverCapabilities,
   type DriverContext,
@@ -10,14 +10,15 @@ import {
   type PutBody,
   type PutObjectOptions,
   type StorageDriver,
-} from '@stowage/core';
+} from '@stowage/driver-contract';
+import { countedBody, runSetupProbe } from '@stowage/driver-utils';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { mkdir, open, opendir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import type { PosixOptions } from './posix-config.js';
-import { describeFsError, errnoOf, mapObjectError, setupError } from './posix-errors.js';
+import { describeFsError, errnoOf, exists, mapObjectError, setupError, type ObjectRef } from './posix-errors.js';
 
 const FILE_MODE = 0o660;
 const DIR_MODE = 0o770;
@@ -36,8 +37,6 @@ export class PosixStore implements StorageDriver {
   readonly capabilities: DriverCapabilities = {
     maxObjectSize: 4 * 1024 * 1024 * 1024,
     preferredConcurrency: 2,
-    atomicPut: true,
-    canCreateContainer: true,
     verifiesPutChecksum: false,
   };
   readonly defaultContainer: string;
@@ -70,16 +69,17 @@ export class PosixStore implements StorageDriver {
     }
     throwIfAborted(options?.signal, `setup of backend ${this.#backend}`);
     // Permission bits say little (root ignores them; mounts can be read-only): write, read back and remove a probe.
-    const probe = join(root, `${TEMP_MARK}probe-${randomBytes(6).toString('hex')}`);
-    const token = randomBytes(16);
-    try {
-      await writeFileDurably(probe, token, this.#options.fsync);
-      if (!(await readFile(probe)).equals(token)) throw new Error('probe file read back different bytes');
-    } catch (error) {
-      throw setupError(this.#backend, `backup path is not usable: ${describeFsError(root, error)}`, error);
-    } finally {
-      await unlink(probe).catch(() => undefined);
-    }
+    const probe = {
+      describe: (name: string) => join(root, name),
+      write: (name: string, data: Uint8Array) => writeFileDurably(join(root, name), data, this.#options.fsync),
+      read: (name: string) => readFile(join(root, name)),
+      remove: (name: string) => unlink(join(root, name)),
+    };
+    await runSetupProbe(probe, {
+      signal: options?.signal,
+      keyPrefix: `${TEMP_MARK}probe-`,
+      onFailure: (step, error) => setupError(this.#backend, `backup path is not usable (${step} failed): ${describeFsError(root, error)}`, error),
+    });
     await this.ensureContainer(this.defaultContainer, options).catch((error: unknown) => {
       throw setupError(this.#backend, `cannot create container ${this.defaultContainer}: ${(error as Error).message}`, error);
     });
@@ -104,27 +104,22 @@ export class PosixStore implements StorageDriver {
   async ensureContainer(container: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal, `ensure container ${container}`);
     const path = this.#containerPath(container);
-    await mkdir(path, { recursive: true, mode: DIR_MODE }).catch((error: unknown) => {
-      throw mapObjectError(error, 'create container', this.#ref(container, ''), path);
+    // Not recursive: while the backup path is gone (an unmounted mount) it must not be recreated empty.
+    await mkdir(path, { mode: DIR_MODE }).catch(async (error: unknown) => {
+      if (errnoOf(error) !== 'EEXIST') throw await this.#mapError(error, 'create container', container, '', path);
     });
   }
 
   async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
-    const ref = this.#ref(container, key);
     const path = this.#objectPath(container, key);
     const temp = `${dirname(path)}/${TEMP_MARK}${randomBytes(6).toString('hex')}`;
     let handle: FileHandle | undefined;
     try {
       throwIfAborted(options.signal, `put ${container}/${key}`);
-      handle = await openForCreate(temp);
-      let length = 0;
-      for await (const part of bodyParts(body)) {
+      handle = await openForCreate(temp, this.#options.path);
+      for await (const part of countedBody(body, options.length)) {
         throwIfAborted(options.signal, `put ${container}/${key}`);
-        length += part.length;
         await writeAll(handle, part);
-      }
-      if (length !== options.length) {
-        throw new Error(`body had ${length} bytes, ${options.length} were announced`);
       }
       if (this.#options.fsync) await handle.sync();
       await handle.close();
@@ -136,15 +131,15 @@ export class PosixStore implements StorageDriver {
       await unlink(temp).catch(() => undefined);
       await this.#removeEmptyFolders(dirname(temp), container);
       if (AbortedError.isInstance(error)) throw error;
-      throw mapObjectError(error, 'put', ref, path);
+      throw await this.#mapError(error, 'put', container, key, path);
     }
   }
 
   async getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody> {
     throwIfAborted(options?.signal, `get ${container}/${key}`);
     const path = this.#objectPath(container, key);
-    const handle = await open(path, 'r').catch((error: unknown) => {
-      throw mapObjectError(error, 'get', this.#ref(container, key), path);
+    const handle = await open(path, 'r').catch(async (error: unknown) => {
+      throw await this.#mapError(error, 'get', container, key, path);
     });
     const stream = handle.createReadStream({ highWaterMark: 1024 * 1024 });
     if (options?.signal) addAbortSignal(options.signal, stream);
@@ -155,8 +150,8 @@ export class PosixStore implements StorageDriver {
   async readObjectInto(container: string, key: string, target: Uint8Array, options?: CallOptions): Promise<number> {
     throwIfAborted(options?.signal, `get ${container}/${key}`);
     const path = this.#objectPath(container, key);
-    const handle = await open(path, 'r').catch((error: unknown) => {
-      throw mapObjectError(error, 'get', this.#ref(container, key), path);
+    const handle = await open(path, 'r').catch(async (error: unknown) => {
+      throw await this.#mapError(error, 'get', container, key, path);
     });
     try {
       const { size } = await handle.stat();
@@ -180,7 +175,7 @@ export class PosixStore implements StorageDriver {
       await unlink(path);
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return;
-      throw mapObjectError(error, 'delete', this.#ref(container, key), path);
+      throw await this.#mapError(error, 'delete', container, key, path);
     }
     await this.#removeEmptyFolders(dirname(path), container);
   }
@@ -218,8 +213,9 @@ export class PosixStore implements StorageDriver {
     return join(this.#containerPath(container), key.slice(0, cut + 1), fanout, base);
   }
 
-  #ref(container: string, object: string) {
-    return { backend: this.#backend, container, object };
+  #mapError(error: unknown, action: string, container: string, object: string, path: string): Promise<StowageError> {
+    const ref: ObjectRef = { backend: this.#backend, container, object };
+    return mapObjectError(error, action, ref, path, this.#options.path);
   }
 }
 
@@ -256,12 +252,13 @@ async function* walk(folder: string, keyPrefix: string, signal: AbortSignal | un
   }
 }
 
-async function openForCreate(path: string): Promise<FileHandle> {
+async function openForCreate(path: string, root: string): Promise<FileHandle> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await open(path, 'wx', FILE_MODE);
     } catch (error) {
-      if (errnoOf(error) !== 'ENOENT' || attempt === 3) throw error;
+      // Never recreate the backup path itself: while it is gone, writes fail instead of filling an empty stand-in.
+      if (errnoOf(error) !== 'ENOENT' || attempt === 3 || !(await exists(root))) throw error;
       // The folder is missing: a new key folder, or a concurrent delete removed it as it emptied.
       await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
     }
@@ -276,7 +273,7 @@ async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
   }
 }
 
-async function writeFileDurably(path: string, data: Buffer, fsync: boolean): Promise<void> {
+async function writeFileDurably(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
   const handle = await open(path, 'wx', FILE_MODE);
   try {
     await writeAll(handle, data);
