@@ -6,11 +6,8 @@ import {
   AbortedError,
   ChecksumMismatchError,
   DriverSetupError,
-  NotFoundError,
-  StorageUnavailableError,
   StowageError,
   describeError,
-  setupStepError,
   throwIfAborted,
   type CallOptions,
   type DriverCapabilities,
@@ -19,18 +16,33 @@ import {
   type PutBody,
   type PutObjectOptions,
   type StorageDriver,
-} from '@stowage/core';
-import { createHash, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+} from '@stowage/driver-contract';
+import {
+  BodyLengthError,
+  abortedError,
+  collectBody,
+  countedBody,
+  errorDetails,
+  idleTimer,
+  missingContainerError,
+  objectProbe,
+  retrying,
+  runSetupProbe,
+  setupStepError,
+  throwIfCancelled,
+  whenAborted,
+  type ContainerCheck,
+  type IdleTimer,
+} from '@stowage/driver-utils';
+import { createHash } from 'node:crypto';
 import { authEndpoint, authIdentity, authenticate, type SwiftSession } from './swift-auth.js';
 import type { SwiftOptions } from './swift-config.js';
-import { SwiftHttpError, SwiftTimeoutError, errorDetails, isRetryable, toStowageError, type SwiftCallContext } from './swift-errors.js';
+import { SwiftHttpError, SwiftTimeoutError, isRetryable, toStowageError, type SwiftCallContext } from './swift-errors.js';
 
 /** Swift's default `max_file_size` (5 GiB + 2), used until `/info` says otherwise. */
 const DEFAULT_MAX_OBJECT_SIZE = 5 * 1024 * 1024 * 1024 + 2;
 /** Renew a token this long before the server says it expires, so no request carries a dying token. */
 const TOKEN_MARGIN_MS = 60_000;
-const PROBE_PREFIX = '.stowage-probe/';
 
 interface RequestSpec {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST';
@@ -51,7 +63,7 @@ interface RequestSpec {
 interface SentRequest {
   readonly response: Response;
   /** Re-arms the idle timeout (for streamed bodies); `stop` disarms it. */
-  readonly idle: { touch(): void; stop(): void };
+  readonly idle: IdleTimer;
 }
 
 export class SwiftStore implements StorageDriver {
@@ -76,9 +88,6 @@ export class SwiftStore implements StorageDriver {
     return {
       maxObjectSize,
       preferredConcurrency: this.#options.concurrency,
-      // A Swift PUT is committed whole or not at all.
-      atomicPut: true,
-      canCreateContainer: true,
       // Swift checks the MD5 we send (ETag), not the sha256 the engine gives.
       verifiesPutChecksum: false,
     };
@@ -116,13 +125,7 @@ export class SwiftStore implements StorageDriver {
     try {
       const exists = await this.#containerExists(container, signal);
       if (!exists) {
-        if (!this.#options.create_container) {
-          throw new DriverSetupError(
-            `swift backend ${this.#backend}: container ${container} does not exist and create_container is false; ` +
-              `create it (e.g. \`swift post ${container}\`) or set create_container: true`,
-            { backend: this.#backend, container },
-          );
-        }
+        if (!this.#options.create_container) throw this.#missingContainer('setup', container);
         await this.#createContainer(container, signal);
       }
     } catch (error) {
@@ -130,57 +133,47 @@ export class SwiftStore implements StorageDriver {
       throw setupError(`checking container ${container} failed`, error);
     }
 
-    // 4. Prove we can write and delete.
-    const probe = `${PROBE_PREFIX}${randomUUID()}`;
-    const data = Buffer.from(`stowage probe ${new Date().toISOString()}\n`);
-    try {
-      await this.putObject(container, probe, data, { length: data.length, sha256: sha256Hex(data), signal });
-      await this.deleteObject(container, probe, { signal });
-    } catch (error) {
-      throw setupError(`writing and deleting the probe object ${container}/${probe} failed (is the account writable and not over quota?)`, error);
-    }
+    // 4. Prove we can write, read back and delete.
+    await runSetupProbe(objectProbe(this, container), {
+      signal,
+      onFailure: (step, error) => setupError(`${step} failed (is the account writable and not over quota?)`, error),
+    });
   }
 
   async checkAvailable(options?: CallOptions): Promise<void> {
     const container = this.defaultContainer;
     const exists = await this.#containerExists(container, options?.signal);
     // A container we may not create makes the backend unusable until someone creates it.
-    if (!exists && !this.#options.create_container) {
-      throw new StorageUnavailableError(
-        `swift backend ${this.#backend}: container ${container} does not exist and create_container is false; create it`,
-        { backend: this.#backend, container },
-      );
-    }
+    if (!exists && !this.#options.create_container) throw this.#missingContainer('availability', container);
   }
 
   async ensureContainer(container: string, options?: CallOptions): Promise<void> {
     if (await this.#containerExists(container, options?.signal)) return;
-    if (!this.#options.create_container) {
-      throw new NotFoundError(
-        `swift backend ${this.#backend}: container ${container} does not exist and create_container is false; ` +
-          `create it (e.g. \`swift post ${container}\`) or set create_container: true`,
-        { backend: this.#backend, container },
-      );
-    }
+    if (!this.#options.create_container) throw this.#missingContainer('ensure', container);
     await this.#createContainer(container, options?.signal);
+  }
+
+  #missingContainer(check: ContainerCheck, container: string): StowageError {
+    const howToCreate = `e.g. \`swift post ${container}\``;
+    return missingContainerError(check, { prefix: `swift backend ${this.#backend}: `, backend: this.#backend, container, option: 'create_container', howToCreate });
   }
 
   async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
     const operation = `PUT of object ${container}/${key}`;
     const context = this.#callContext(operation, container, key);
-    throwIfAbortedMapped(options.signal, context);
+    throwIfCancelled(options.signal, `swift backend ${this.#backend}: ${operation}`, errorDetails(context));
     if (body instanceof Uint8Array) {
-      if (body.length !== options.length) {
-        throw new StowageError(`swift backend ${this.#backend}: ${operation}: body has ${body.length} bytes, ${options.length} declared`, errorDetails(context));
-      }
+      const data = await collectBody(body, options.length).catch((error: unknown) => {
+        throw this.#bodyError(context, error as Error);
+      });
       // Swift verifies the MD5 we send as ETag and refuses the object (422) when it differs.
-      const md5 = createHash('md5').update(body).digest('hex');
+      const md5 = createHash('md5').update(data).digest('hex');
       const { response } = await this.#request({
         method: 'PUT',
         container,
         object: key,
         headers: { ETag: md5, 'Content-Type': 'application/octet-stream' },
-        body,
+        body: data,
         operation,
         signal: options.signal,
       });
@@ -190,11 +183,9 @@ export class SwiftStore implements StorageDriver {
 
     // A stream: hashed and counted as it goes; its MD5 is known only at the end, so the answer's ETag is checked.
     const md5 = createHash('md5');
-    let sent = 0;
     // Set when the body itself failed (short, long, or its source threw): not a Swift failure.
     let bodyError: Error | undefined;
-    const iterator = body[Symbol.asyncIterator]();
-    const expected = options.length;
+    const parts = countedBody(body, options.length)[Symbol.asyncIterator]();
     const signal = options.signal;
     let finished = false;
     let stopWatching = () => {};
@@ -203,45 +194,35 @@ export class SwiftStore implements StorageDriver {
         start(controller) {
           // Cutting the body short before its end is safe (Swift discards an incomplete upload); after the last
           // byte the answer is awaited instead (see #request).
-          const onAbort = () => {
+          stopWatching = whenAborted(signal, () => {
             if (finished) return;
             finished = true;
-            bodyError = new AbortedError(`${operation} was cancelled`, { cause: signal?.reason });
+            bodyError = abortedError(operation, signal);
             controller.error(bodyError);
-          };
-          signal?.addEventListener('abort', onAbort, { once: true });
-          stopWatching = () => signal?.removeEventListener('abort', onAbort);
+          });
         },
         async pull(controller) {
           if (finished) return;
           let next: IteratorResult<Uint8Array>;
           try {
-            next = await iterator.next();
+            next = await parts.next();
           } catch (error) {
-            bodyError = new Error(`reading the body failed: ${describeError(error)}`, { cause: error });
+            // Erroring the stream aborts the chunked upload: Swift never commits a short or long object.
+            finished = true;
+            bodyError = error instanceof BodyLengthError ? error : new Error(`reading the body failed: ${describeError(error)}`, { cause: error });
             controller.error(bodyError);
             return;
           }
           if (next.done) {
-            if (sent !== expected) {
-              // Erroring the stream aborts the chunked upload: Swift never commits the short object.
-              bodyError = new Error(`body ended after ${sent} bytes, ${expected} declared`);
-              controller.error(bodyError);
-            } else controller.close();
             finished = true;
-            return;
-          }
-          sent += next.value.length;
-          if (sent > expected) {
-            bodyError = new Error(`body is longer than the ${expected} bytes declared`);
-            controller.error(bodyError);
+            controller.close();
             return;
           }
           md5.update(next.value);
           controller.enqueue(next.value);
         },
         async cancel() {
-          await iterator.return?.();
+          await parts.return?.();
         },
       });
     try {
@@ -255,15 +236,18 @@ export class SwiftStore implements StorageDriver {
         signal: options.signal,
       });
       this.#checkEtag(response, md5.digest('hex'), context);
-      stopWatching();
     } catch (error) {
-      stopWatching();
       if (AbortedError.isInstance(bodyError)) throw toStowageError(bodyError, context);
-      if (bodyError !== undefined) {
-        throw new StowageError(`swift backend ${this.#backend}: ${operation}: ${bodyError.message}`, errorDetails(context, bodyError));
-      }
+      if (bodyError !== undefined) throw this.#bodyError(context, bodyError);
       throw error;
+    } finally {
+      stopWatching();
     }
+  }
+
+  /** The caller's body is at fault (wrong length, its source threw), not Swift. */
+  #bodyError(context: SwiftCallContext, error: Error): StowageError {
+    return new StowageError(`swift backend ${this.#backend}: ${context.operation}: ${error.message}`, errorDetails(context, error));
   }
 
   async getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody> {
@@ -418,7 +402,7 @@ export class SwiftStore implements StorageDriver {
         const session = await this.#getSession(spec.signal);
         const url = this.#url(session.storageUrl, spec.container, spec.object, spec.query);
         const replayable = !(typeof spec.body === 'function');
-        let idle: SentRequest['idle'] = { touch() {}, stop() {} };
+        let idle: IdleTimer = { touch() {}, stop() {} };
         // Writes are not cut off when the caller aborts: an upload dropped after its last byte may still be
         // committed by Swift later, behind the back of the clean-up that follows the abort. They finish (within
         // the timeout) or fail, so that once putObject settles the stored state is final.
@@ -437,7 +421,8 @@ export class SwiftStore implements StorageDriver {
           }
           const answer = await fetch(url, init);
           if (spec.streaming && answer.ok) {
-            idle = this.#idleTimer(controller);
+            // A download that stalls longer than `timeout` between two parts is aborted.
+            idle = idleTimer(controller, this.#options.timeout * 1000, () => new SwiftTimeoutError(`download stalled for ${this.#options.timeout} s`));
             idle.touch();
           }
           return answer;
@@ -467,59 +452,33 @@ export class SwiftStore implements StorageDriver {
    * Run `attempt` with the per-request timeout, retrying on 5xx and connection errors with exponential backoff
    * (`retry_backoff`, doubled each time). Non-replayable bodies are tried once.
    */
-  async #retrying(
+  #retrying(
     how: { operation: string; signal: AbortSignal | undefined; replayable?: boolean; detached?: boolean },
     attempt: (attemptSignal: AbortSignal, controller: AbortController) => Promise<Response>,
   ): Promise<Response> {
-    const { operation, signal } = how;
+    const { operation } = how;
     const replayable = how.replayable ?? true;
-    const timeoutMs = this.#options.timeout * 1000;
-    for (let tries = 0; ; tries += 1) {
-      throwIfAborted(signal, operation);
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new SwiftTimeoutError(`no answer within ${this.#options.timeout} s`)),
-        timeoutMs,
-      );
-      const attemptSignal = signal === undefined || how.detached ? controller.signal : AbortSignal.any([signal, controller.signal]);
-      let failure: unknown;
-      try {
-        const response = await attempt(attemptSignal, controller);
-        clearTimeout(timer);
-        if (response.status >= 500 && replayable && tries < this.#options.retry_attempts) {
-          failure = await httpError(response, 'request', operation);
-        } else return response;
-      } catch (error) {
-        clearTimeout(timer);
-        if (signal?.aborted) throw new AbortedError(`${operation} was cancelled`, { cause: signal.reason });
-        failure = controller.signal.aborted ? controller.signal.reason : error;
-        if (!replayable || !isRetryable(failure) || tries >= this.#options.retry_attempts) throw failure;
-      }
-      const delay = this.#options.retry_backoff * 1000 * 2 ** tries;
-      this.#context.logger?.warn(`swift ${operation} failed, retrying in ${delay} ms`, {
-        backend: this.#backend,
-        error: describeError(failure),
-        attempt: tries + 1,
-      });
-      await sleep(delay, undefined, signal === undefined ? {} : { signal }).catch(() => {
-        throw new AbortedError(`${operation} was cancelled`, { cause: signal?.reason });
-      });
-    }
-  }
-
-  /** A download that stalls longer than `timeout` between two parts is aborted. */
-  #idleTimer(controller: AbortController): SentRequest['idle'] {
-    let timer: NodeJS.Timeout | undefined;
-    const timeoutMs = this.#options.timeout * 1000;
-    return {
-      touch: () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => controller.abort(new SwiftTimeoutError(`download stalled for ${this.#options.timeout} s`)), timeoutMs);
-        // A body nobody reads must not keep the process alive.
-        timer.unref();
+    return retrying<Response>(
+      {
+        operation,
+        signal: how.signal,
+        detached: how.detached,
+        attempts: this.#options.retry_attempts + 1,
+        backoffMs: this.#options.retry_backoff * 1000,
+        timeoutMs: this.#options.timeout * 1000,
+        timeoutReason: () => new SwiftTimeoutError(`no answer within ${this.#options.timeout} s`),
+        isRetryable: (failure) => replayable && isRetryable(failure),
+        // A 5xx answer is retried like a dropped connection, but only with a body that can be sent again.
+        failureOf: (response) => (replayable && response.status >= 500 ? httpError(response, 'request', operation) : undefined),
+        onRetry: ({ attempt: tries, delayMs, failure }) =>
+          this.#context.logger?.warn(`swift ${operation} failed, retrying in ${delayMs} ms`, {
+            backend: this.#backend,
+            error: describeError(failure),
+            attempt: tries,
+          }),
       },
-      stop: () => clearTimeout(timer),
-    };
+      attempt,
+    );
   }
 
   #checkEtag(response: Response, md5: string, context: SwiftCallContext): void {
@@ -555,14 +514,4 @@ async function discardUnlessNeeded(response: Response, spec: RequestSpec): Promi
 async function httpError(response: Response, method: string, url: string): Promise<SwiftHttpError> {
   const body = await response.text().catch(() => '');
   return new SwiftHttpError(response.status, response.statusText, method, url, body.trim(), response.headers.get('x-trans-id') ?? undefined);
-}
-
-function throwIfAbortedMapped(signal: AbortSignal | undefined, context: SwiftCallContext): void {
-  if (signal?.aborted) {
-    throw new AbortedError(`swift backend ${context.backend}: ${context.operation} was cancelled`, errorDetails(context, signal.reason));
-  }
-}
-
-function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
