@@ -6,14 +6,13 @@
  * marker file exists (storage "down" that a test can bring back).
  */
 import { createReadStream } from 'node:fs';
-import { access, mkdir, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import {
   DRIVER_CONTRACT_V1,
   DriverSetupError,
   NotFoundError,
   StorageUnavailableError,
-  bodyParts,
   defineDriverPlugin,
   type CallOptions,
   type DriverContext,
@@ -23,7 +22,8 @@ import {
   type PutObjectOptions,
   type StandardIssue,
   type StorageDriver,
-} from '@stowage/core';
+} from '@stowage/driver-contract';
+import { countedBody, runSetupProbe, type ProbeAccess } from '@stowage/driver-utils';
 
 export interface ExampleOptions {
   /** Folder holding the containers; created by doSetup when missing. */
@@ -92,8 +92,6 @@ class ExampleFolderStore implements StorageDriver {
   readonly capabilities = {
     maxObjectSize: 64 * 1024 * 1024,
     preferredConcurrency: 2,
-    atomicPut: true,
-    canCreateContainer: true,
     verifiesPutChecksum: false,
   };
   readonly defaultContainer: string;
@@ -116,17 +114,23 @@ class ExampleFolderStore implements StorageDriver {
     if (marker !== undefined && (await exists(marker))) {
       throw new DriverSetupError(`backend ${this.#backend}: storage is down while ${marker} exists`, { backend: this.#backend });
     }
-    try {
-      await mkdir(join(this.#options.root, this.defaultContainer), { recursive: true });
-      const probe = join(this.#options.root, this.defaultContainer, `.probe-${process.pid}`);
-      await writeFile(probe, 'probe');
-      await rm(probe);
-    } catch (cause) {
-      throw new DriverSetupError(`backend ${this.#backend}: cannot write to ${this.#options.root}: ${(cause as Error).message}`, {
+    const cannotWrite = (cause: unknown) =>
+      new DriverSetupError(`backend ${this.#backend}: cannot write to ${this.#options.root}: ${(cause as Error).message}`, {
         cause,
         backend: this.#backend,
       });
-    }
+    const folder = join(this.#options.root, this.defaultContainer);
+    await mkdir(folder, { recursive: true }).catch((cause: unknown) => {
+      throw cannotWrite(cause);
+    });
+    // Write, read back and delete a probe file: driver-utils' probe, here below the container's folder.
+    const probe: ProbeAccess = {
+      describe: (name) => join(folder, name),
+      write: (name, data) => writeFile(join(folder, name), data),
+      read: (name) => readFile(join(folder, name)),
+      remove: (name) => rm(join(folder, name)),
+    };
+    await runSetupProbe(probe, { signal: options?.signal, keyPrefix: '.probe-', onFailure: (_step, cause) => cannotWrite(cause) });
   }
 
   async checkAvailable(): Promise<void> {
@@ -146,12 +150,13 @@ class ExampleFolderStore implements StorageDriver {
     await mkdir(this.#path(container, ''), { recursive: true });
   }
 
-  async putObject(container: string, key: string, body: PutBody, _options: PutObjectOptions): Promise<void> {
+  async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
     const target = this.#path(container, key);
     await mkdir(dirname(target), { recursive: true });
     const temporary = `${target}.part-${process.pid}`;
     const parts: Uint8Array[] = [];
-    for await (const part of bodyParts(body)) parts.push(part);
+    // The body must yield exactly the announced length: a short one would be stored as a truncated object.
+    for await (const part of countedBody(body, options.length)) parts.push(part);
     await writeFile(temporary, parts);
     await rename(temporary, target);
   }
