@@ -1,5 +1,5 @@
 /**
- * S3 failures mapped to core's typed errors, by the error's `name`, its HTTP status and its network `code`, never by
+ * S3 failures mapped to the contract's typed errors, by the error's `name`, its HTTP status and its network `code`, never by
  * message: body-less answers (HEAD) only carry `name: 'Unknown'` / `'NotFound'` and the status (TEST-SERVERS.md).
  */
 import {
@@ -10,16 +10,11 @@ import {
   StorageUnavailableError,
   StowageError,
   describeError,
-  type StowageErrorDetails,
-} from '@stowage/core';
+} from '@stowage/driver-contract';
+import { errorDetails, isAbortError, networkErrorCode, type CallContext } from '@stowage/driver-utils';
 
-export interface S3CallContext {
-  readonly backend: string;
-  /** e.g. `PutObject of volumebackups/a/b`. */
-  readonly operation: string;
-  readonly bucket?: string | undefined;
-  readonly key?: string | undefined;
-}
+/** What a failed call was doing (`operation`: e.g. `PutObject of volumebackups/a/b`); `container` is the bucket. */
+export type S3CallContext = CallContext;
 
 const AUTH_NAMES = new Set([
   'SignatureDoesNotMatch',
@@ -40,36 +35,18 @@ const UNAVAILABLE_NAMES = new Set([
   'RequestTimeTooSkewed',
   'ThrottlingException',
 ]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** The fields of an SDK error we map on. */
 function facts(error: unknown): { name: string; status: number | undefined; code: string | undefined } {
   if (!(error instanceof Error)) return { name: '', status: undefined, code: undefined };
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  let code: string | undefined;
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const candidate = (current as { code?: unknown }).code;
-    if (typeof candidate === 'string' && NETWORK_CODES.has(candidate)) {
-      code = candidate;
-      break;
-    }
-    current = current.cause;
-  }
-  return { name: error.name, status, code };
-}
-
-export function errorDetails(context: S3CallContext, cause?: unknown): StowageErrorDetails {
-  const details: StowageErrorDetails = { backend: context.backend };
-  if (cause !== undefined) details.cause = cause;
-  if (context.bucket !== undefined) details.container = context.bucket;
-  if (context.key !== undefined) details.object = context.key;
-  return details;
+  return { name: error.name, status, code: networkErrorCode(error) };
 }
 
 /** True when the error says the bucket does not exist (with or without a body to name it). */
 export function isMissingBucket(error: unknown, context: S3CallContext): boolean {
   const { name, status } = facts(error);
-  return name === 'NoSuchBucket' || (context.key === undefined && (name === 'NotFound' || status === 404));
+  return name === 'NoSuchBucket' || (context.object === undefined && (name === 'NotFound' || status === 404));
 }
 
 /** True when the error says the object does not exist. */
@@ -78,18 +55,14 @@ export function isMissingKey(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound';
 }
 
-export function isAbort(error: unknown): boolean {
-  return AbortedError.isInstance(error) || (error instanceof Error && error.name === 'AbortError');
-}
-
-/** Map any failure of an S3 call to core's typed errors, the original kept as `cause`. */
+/** Map any failure of an S3 call to the contract's typed errors, the original kept as `cause`. */
 export function toStowageError(error: unknown, context: S3CallContext): StowageError {
   if (StowageError.isStowageError(error)) return error;
   const details = errorDetails(context, error);
   const where = `s3 backend ${context.backend}: ${context.operation}`;
   const { name, status, code } = facts(error);
   const http = status === undefined ? name : `HTTP ${status} ${name}`;
-  if (isAbort(error)) return new AbortedError(`${where} was cancelled`, details);
+  if (isAbortError(error)) return new AbortedError(`${where} was cancelled`, details);
   if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
     if (name === 'CredentialsProviderError') {
       return new StorageAuthError(
@@ -102,8 +75,8 @@ export function toStowageError(error: unknown, context: S3CallContext): StowageE
       details,
     );
   }
-  if (name === 'NoSuchBucket' || (context.key === undefined && status === 404)) {
-    return new NotFoundError(`${where} failed: bucket ${context.bucket ?? '?'} does not exist (${http}); create it or set create_bucket: true`, details);
+  if (name === 'NoSuchBucket' || (context.object === undefined && status === 404)) {
+    return new NotFoundError(`${where} failed: bucket ${context.container ?? '?'} does not exist (${http}); create it or set create_bucket: true`, details);
   }
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
     return new NotFoundError(`${where} failed: the object does not exist (${http})`, details);

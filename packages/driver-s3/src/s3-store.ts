@@ -14,16 +14,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  AbortedError,
   ChecksumMismatchError,
   ConfigError,
-  DriverSetupError,
-  NotFoundError,
-  StorageUnavailableError,
   StowageError,
-  bodyParts,
   describeError,
-  setupStepError,
   type CallOptions,
   type DriverCapabilities,
   type DriverContext,
@@ -31,13 +25,25 @@ import {
   type PutBody,
   type PutObjectOptions,
   type StorageDriver,
-} from '@stowage/core';
-import { createHash, randomUUID } from 'node:crypto';
+} from '@stowage/driver-contract';
+import {
+  abortedError,
+  collectBody,
+  countedBody,
+  errorDetails,
+  missingContainerError,
+  objectProbe,
+  runSetupProbe,
+  setupStepError,
+  throwIfCancelled,
+  whenAborted,
+  type ContainerCheck,
+} from '@stowage/driver-utils';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Options } from './s3-config.js';
-import { errorDetails, isMissingBucket, isMissingKey, toStowageError, type S3CallContext } from './s3-errors.js';
+import { isMissingBucket, isMissingKey, toStowageError, type S3CallContext } from './s3-errors.js';
 
-const PROBE_PREFIX = '.stowage-probe/';
 /** S3 allows 10,000 parts per multipart upload and 5 TiB per object. */
 const MAX_PARTS = 10_000;
 const MAX_OBJECT = 5 * 1024 ** 4;
@@ -66,9 +72,6 @@ export class S3Store implements StorageDriver {
     this.capabilities = {
       maxObjectSize: Math.min(MAX_OBJECT, MAX_PARTS * options.multipart_part_size),
       preferredConcurrency: options.concurrency,
-      // An S3 PUT (or a completed multipart upload) is visible whole or not at all.
-      atomicPut: true,
-      canCreateContainer: true,
       // The service checks the MD5 we send (Content-MD5), not the engine's sha256.
       verifiesPutChecksum: false,
     };
@@ -111,12 +114,7 @@ export class S3Store implements StorageDriver {
       throw setupError(`checking bucket ${bucket} failed`, mapped);
     }
     if (!exists) {
-      if (!this.#options.create_bucket) {
-        throw new DriverSetupError(
-          `${prefix}bucket ${bucket} does not exist at ${this.#options.endpoint ?? 'AWS'} and create_bucket is false; create it or set create_bucket: true`,
-          { backend: this.#backend, container: bucket },
-        );
-      }
+      if (!this.#options.create_bucket) throw this.#missingBucket('setup', bucket);
       try {
         await this.#createBucket(bucket, signal);
       } catch (error) {
@@ -124,17 +122,15 @@ export class S3Store implements StorageDriver {
       }
     }
 
-    // 2. Prove we can write and delete.
-    const probe = `${PROBE_PREFIX}${randomUUID()}`;
-    const data = Buffer.from(`stowage probe ${new Date().toISOString()}\n`);
-    try {
-      await this.putObject(bucket, probe, data, { length: data.length, sha256: '', signal });
-      await this.deleteObject(bucket, probe, { signal });
-    } catch (error) {
-      const mapped = toStowageError(error, this.#call(`probe ${bucket}/${probe}`, bucket, probe));
-      if (mapped.code === 'STORAGE_AUTH') throw setupError(`authentication with ${who} failed writing a probe object`, mapped);
-      throw setupError(`writing and deleting the probe object ${bucket}/${probe} failed (is the bucket writable?)`, mapped);
-    }
+    // 2. Prove we can write, read back and delete.
+    await runSetupProbe(objectProbe(this, bucket), {
+      signal,
+      onFailure: (step, error) => {
+        const mapped = toStowageError(error, this.#call(`probe of ${bucket}`, bucket));
+        if (mapped.code === 'STORAGE_AUTH') return setupError(`authentication with ${who} failed ${step}`, mapped);
+        return setupError(`${step} failed (is the bucket writable?)`, mapped);
+      },
+    });
   }
 
   async checkAvailable(options?: CallOptions): Promise<void> {
@@ -143,12 +139,7 @@ export class S3Store implements StorageDriver {
       throw toStowageError(error, this.#call(`HeadBucket of ${bucket}`, bucket));
     });
     // A bucket we may not create makes the backend unusable until someone creates it.
-    if (!exists && !this.#options.create_bucket) {
-      throw new StorageUnavailableError(
-        `s3 backend ${this.#backend}: bucket ${bucket} does not exist and create_bucket is false; create it or set create_bucket: true`,
-        { backend: this.#backend, container: bucket },
-      );
-    }
+    if (!exists && !this.#options.create_bucket) throw this.#missingBucket('availability', bucket);
   }
 
   async ensureContainer(container: string, options?: CallOptions): Promise<void> {
@@ -156,33 +147,28 @@ export class S3Store implements StorageDriver {
       throw toStowageError(error, this.#call(`HeadBucket of ${container}`, container));
     });
     if (exists) return;
-    if (!this.#options.create_bucket) {
-      throw new NotFoundError(
-        `s3 backend ${this.#backend}: bucket ${container} does not exist and create_bucket is false; create it or set create_bucket: true`,
-        { backend: this.#backend, container },
-      );
-    }
+    if (!this.#options.create_bucket) throw this.#missingBucket('ensure', container);
     await this.#createBucket(container, options?.signal);
+  }
+
+  #missingBucket(check: ContainerCheck, bucket: string): StowageError {
+    const at = this.#options.endpoint ?? 'AWS';
+    return missingContainerError(check, { prefix: `s3 backend ${this.#backend}: `, backend: this.#backend, container: bucket, noun: 'bucket', option: 'create_bucket', at });
   }
 
   async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
     const context = this.#call(`upload of ${container}/${key}`, container, key);
-    const { signal } = options;
-    if (signal?.aborted) throw new AbortedError(`s3 backend ${this.#backend}: ${context.operation} was cancelled`, errorDetails(context, signal.reason));
+    throwIfCancelled(options.signal, `s3 backend ${this.#backend}: ${context.operation}`, errorDetails(context));
     try {
       if (options.length > this.#options.multipart_threshold) {
         await this.#multipartUpload(container, key, body, options, context);
         return;
       }
       // Small objects go up in one request with their MD5, so the body is collected (bounded by the threshold).
-      let data: Uint8Array;
-      try {
-        data = body instanceof Uint8Array ? body : await collect(body, options.length);
-        if (data.length !== options.length) throw new Error(`body has ${data.length} bytes, ${options.length} declared`);
-      } catch (error) {
+      const data = await collectBody(body, options.length).catch((error: unknown) => {
         // The caller's body is at fault, not the service.
         throw new StowageError(`s3 backend ${this.#backend}: ${context.operation}: ${describeError(error)}`, errorDetails(context, error));
-      }
+      });
       const md5 = createHash('md5').update(data).digest();
       // No abort signal once sent: an upload cut off after its last byte may still be committed later, behind
       // the back of the clean-up that follows an abort. It finishes (within the timeout) or fails.
@@ -212,21 +198,12 @@ export class S3Store implements StorageDriver {
   }
 
   async #multipartUpload(container: string, key: string, body: PutBody, options: PutObjectOptions, context: S3CallContext): Promise<void> {
-    let sent = 0;
-    const counted = async function* () {
-      for await (const part of bodyParts(body)) {
-        sent += part.length;
-        if (sent > options.length) throw new Error(`body is longer than the ${options.length} bytes declared`);
-        yield part;
-      }
-      if (sent !== options.length) throw new Error(`body ended after ${sent} bytes, ${options.length} declared`);
-    };
     const upload = new Upload({
       client: this.client,
       params: {
         Bucket: container,
         Key: key,
-        Body: body instanceof Uint8Array ? body : Readable.from(counted()),
+        Body: body instanceof Uint8Array ? body : Readable.from(countedBody(body, options.length)),
         ContentType: 'application/octet-stream',
         ...this.#encryption(),
       },
@@ -236,17 +213,14 @@ export class S3Store implements StorageDriver {
       leavePartsOnError: false,
     });
     // Aborting a multipart upload is safe at any point: it is never completed afterwards.
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = whenAborted(options.signal, () => void upload.abort().catch(() => undefined));
     try {
       await upload.done();
     } catch (error) {
-      if (options.signal?.aborted) {
-        throw new AbortedError(`s3 backend ${this.#backend}: ${context.operation} was cancelled`, errorDetails(context, options.signal.reason));
-      }
+      if (options.signal?.aborted) throw abortedError(`s3 backend ${this.#backend}: ${context.operation}`, options.signal, errorDetails(context));
       throw error;
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      stopWatching();
     }
   }
 
@@ -306,7 +280,7 @@ export class S3Store implements StorageDriver {
       if (first !== undefined) {
         throw new StowageError(
           `s3 backend ${this.#backend}: ${context.operation}: ${errors?.length} not deleted, e.g. ${first.Key}: ${first.Code} ${first.Message ?? ''}`,
-          errorDetails({ ...context, key: first.Key }),
+          errorDetails({ ...context, object: first.Key }),
         );
       }
     }
@@ -340,7 +314,7 @@ export class S3Store implements StorageDriver {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }), abortOption(signal));
       return true;
     } catch (error) {
-      if (isMissingBucket(error, { backend: this.#backend, operation: 'HeadBucket', bucket })) return false;
+      if (isMissingBucket(error, { backend: this.#backend, operation: 'HeadBucket', container: bucket })) return false;
       throw error;
     }
   }
@@ -383,7 +357,7 @@ export class S3Store implements StorageDriver {
   }
 
   #call(operation: string, bucket: string, key?: string): S3CallContext {
-    return { backend: this.#backend, operation, bucket, key };
+    return { backend: this.#backend, operation, container: bucket, object: key };
   }
 }
 
@@ -423,16 +397,4 @@ function clientConfig(options: S3Options): S3ClientConfig {
 
 function abortOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal === undefined ? {} : { abortSignal: signal };
-}
-
-async function collect(body: AsyncIterable<Uint8Array>, length: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(length);
-  let filled = 0;
-  for await (const part of body) {
-    if (filled + part.length > length) throw new Error(`body is longer than the ${length} bytes declared`);
-    out.set(part, filled);
-    filled += part.length;
-  }
-  if (filled !== length) throw new Error(`body ended after ${filled} bytes, ${length} declared`);
-  return out;
 }
