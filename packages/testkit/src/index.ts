@@ -1,4 +1,27 @@
-export { runDriverContractSuite, type ContractSuiteOptions, type DriverFixture } from './contract-suite.js';
+export {
+  contractGroupsFor,
+  runDriverContractSuite,
+  type ContractGroup,
+  type ContractSuiteOptions,
+  type DriverFixture,
+} from './contract-suite.js';
+export { setupGroup } from './suite/setup-group.js';
+export { primitivesGroup } from './suite/primitives-group.js';
+export { engineGroup } from './suite/engine-group.js';
+export { fastPathsGroup } from './suite/fast-paths-group.js';
+export { checksumGroup } from './suite/checksum-group.js';
+export type { SuiteContext } from './suite/suite-context.js';
+export {
+  runDriverFaultSuite,
+  type BadCredentialsHooks,
+  type FaultCase,
+  type FaultSuiteOptions,
+  type MissingContainerHooks,
+  type ServerStoppedHooks,
+  type UnansweredRequestHooks,
+} from './fault-suite.js';
+export { createFromPlugin } from './create-from-plugin.js';
+export { SilentServer } from './silent-server.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { failingAfterPuts } from './fault-injection.js';
 export {
