@@ -18,7 +18,7 @@ import { mkdir, open, opendir, readFile, rename, rmdir, stat, unlink, type FileH
 import { dirname, join } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import type { PosixOptions } from './posix-config.js';
-import { describeFsError, errnoOf, exists, mapObjectError, setupError, type ObjectRef } from './posix-errors.js';
+import { describeFsError, errnoOf, mapObjectError, setupError, type ObjectRef } from './posix-errors.js';
 
 const FILE_MODE = 0o660;
 const DIR_MODE = 0o770;
@@ -116,7 +116,7 @@ export class PosixStore implements StorageDriver {
     let handle: FileHandle | undefined;
     try {
       throwIfAborted(options.signal, `put ${container}/${key}`);
-      handle = await openForCreate(temp, this.#options.path);
+      handle = await openForCreate(temp, this.#containerPath(container));
       for await (const part of countedBody(body, options.length)) {
         throwIfAborted(options.signal, `put ${container}/${key}`);
         await writeAll(handle, part);
@@ -252,16 +252,31 @@ async function* walk(folder: string, keyPrefix: string, signal: AbortSignal | un
   }
 }
 
-async function openForCreate(path: string, root: string): Promise<FileHandle> {
+async function openForCreate(path: string, containerPath: string): Promise<FileHandle> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await open(path, 'wx', FILE_MODE);
     } catch (error) {
-      // Never recreate the backup path itself: while it is gone, writes fail instead of filling an empty stand-in.
-      if (errnoOf(error) !== 'ENOENT' || attempt === 3 || !(await exists(root))) throw error;
+      if (errnoOf(error) !== 'ENOENT' || attempt === 3) throw error;
       // The folder is missing: a new key folder, or a concurrent delete removed it as it emptied.
-      await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+      await makeFoldersBelow(containerPath, dirname(path));
     }
+  }
+}
+
+/**
+ * Create the folders from `containerPath` (exclusive) down to `folder`, one level at a time and never the container
+ * itself: while the storage is gone (an unmounted mount, a folder moved away) the first level fails with ENOENT
+ * instead of a recursive mkdir quietly filling an empty stand-in that the real storage would later hide.
+ */
+async function makeFoldersBelow(containerPath: string, folder: string): Promise<void> {
+  const levels = folder.slice(containerPath.length).split('/').filter((segment) => segment !== '');
+  let current = containerPath;
+  for (const level of levels) {
+    current = join(current, level);
+    await mkdir(current, { mode: DIR_MODE }).catch((error: unknown) => {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    });
   }
 }
 

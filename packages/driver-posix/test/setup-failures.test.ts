@@ -1,5 +1,5 @@
 import { DriverSetupError, NotFoundError, StorageUnavailableError } from '@stowage/core';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,12 +57,14 @@ describe('posix doSetup', () => {
     await mkdir(path);
     await chmod(path, 0o555);
     if (process.getuid?.() === 0) {
-      // root writes anywhere: check as an unprivileged user, in a child process running the same driver.
-      await chown(dir, 65534, 65534);
+      // root writes anywhere: check in a child process running the same driver as root without the capabilities
+      // that override file modes. It stays root, so it still reads a checkout in a private (mode 0700) folder,
+      // which another uid could not.
       const script = `import d from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
         await d.create({ path: ${JSON.stringify(path)}, create_path: true, container: 'backups', fsync: true }, { backendName: 'posix-test', statePath: '/tmp' })
           .doSetup().then(() => console.log('ok'), (e) => console.log(e.code + ' ' + e.message));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
+      const dropped = '-dac_override,-dac_read_search';
+      const { stdout } = await run('setpriv', [`--inh-caps=${dropped}`, `--bounding-set=${dropped}`, process.execPath, '--input-type=module', '-e', script]);
       expect(stdout).toMatch(/^DRIVER_SETUP .*read-only.* is not writable by this process \(check owner and mode\) \(EACCES\)/);
     } else {
       const error = await setupError(path);
