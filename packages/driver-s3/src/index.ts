@@ -1,7 +1,7 @@
 /**
  * `@stowage/driver-s3`: any S3-compatible object store as a Stowage backend, over the AWS SDK v3.
  */
-import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/core';
+import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/driver-contract';
 import { createRequire } from 'node:module';
 import { s3OptionsSchema, type S3Options } from './s3-config.js';
 import { S3Store } from './s3-store.js';

@@ -1,7 +1,7 @@
 /**
  * `@stowage/driver-swift`: OpenStack Swift as a Stowage backend (tempauth v1 or Keystone v3), over Node's fetch.
  */
-import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/core';
+import { DRIVER_CONTRACT_V1, defineDriverPlugin } from '@stowage/driver-contract';
 import { createRequire } from 'node:module';
 import { swiftOptionsSchema, type SwiftOptions } from './swift-config.js';
 import { SwiftStore } from './swift-store.js';

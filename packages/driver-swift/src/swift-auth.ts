@@ -2,7 +2,7 @@
  * Getting a token and a storage URL: tempauth/swauth v1 (`X-Auth-User` / `X-Auth-Key`) or Keystone v3 (password
  * or application credential, storage URL from the catalog).
  */
-import { ConfigError } from '@stowage/core';
+import { ConfigError } from '@stowage/driver-contract';
 import { readFile } from 'node:fs/promises';
 import type { SwiftOptions } from './swift-config.js';
 import { SwiftHttpError } from './swift-errors.js';
