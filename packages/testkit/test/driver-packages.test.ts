@@ -4,13 +4,22 @@ import { describe, expect, it } from 'vitest';
 
 // The repository guard: every packages/driver-* has the same shape, so a newcomer who has read one has read all.
 const packagesDir = new URL('../../', import.meta.url).pathname;
+// The driver kit's two packages share the prefix but are libraries drivers build on, not drivers.
+const DRIVER_KIT = new Set(['driver-contract', 'driver-utils']);
 const drivers = readdirSync(packagesDir).filter(
-  (name) => name.startsWith('driver-') && existsSync(join(packagesDir, name, 'package.json')),
+  (name) => name.startsWith('driver-') && !DRIVER_KIT.has(name) && existsSync(join(packagesDir, name, 'package.json')),
 );
 
 describe('driver packages share one shape', () => {
   it('finds the drivers', () => {
     expect(drivers).toContain('driver-posix');
+  });
+
+  it('keeps the driver kit free of runtime dependencies beyond the contract', () => {
+    const manifestOf = (folder: string) =>
+      JSON.parse(readFileSync(join(packagesDir, folder, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    expect(manifestOf('driver-contract').dependencies ?? {}).toEqual({});
+    expect(manifestOf('driver-utils').dependencies ?? {}).toEqual({ '@stowage/driver-contract': 'workspace:*' });
   });
 
   describe.each(drivers)('%s', (folder) => {
@@ -20,6 +29,8 @@ describe('driver packages share one shape', () => {
       scripts?: Record<string, string>;
       dependencies?: Record<string, string>;
       devDependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
     };
 
     it('has the standard files', () => {
@@ -42,8 +53,19 @@ describe('driver packages share one shape', () => {
       expect(manifest.type).toBe('module');
       expect(manifest.scripts?.build).toBeDefined();
       expect(manifest.scripts?.test).toContain('--outputFile.json=test-results.json');
-      expect(manifest.dependencies?.['@stowage/core']).toBe('workspace:*');
       expect(manifest.devDependencies?.['@stowage/testkit']).toBe('workspace:*');
+    });
+
+    it('builds on the contract and driver-utils packages, not on core', () => {
+      expect(manifest.dependencies?.['@stowage/driver-contract']).toBe('workspace:*');
+      expect(manifest.dependencies?.['@stowage/driver-utils']).toBe('workspace:*');
+      // Core brings the engine, the lifecycle and the native zstd addon: a driver needs none of them at run time.
+      for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'] as const) {
+        expect(manifest[field]?.['@stowage/core'], `${folder} ${field}`).toBeUndefined();
+      }
+      for (const file of readdirSync(join(dir, 'src'), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts'))) {
+        expect(readFileSync(join(dir, 'src', file), 'utf8'), `${folder}/src/${file}`).not.toMatch(/from '@stowage\/core(\/[^']*)?'/);
+      }
     });
 
     it('exports a stowage.driver/v1 plugin as its default export', () => {
