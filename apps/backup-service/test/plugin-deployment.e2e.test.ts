@@ -1,9 +1,11 @@
 /**
- * Plugins for real, as a deployer installs them: the app, core, the posix driver and the out-of-tree example
- * driver are packed with `pnpm pack`, installed with npm into a fresh deployment folder, and the service is
- * started there with a config naming both drivers.
+ * Plugins for real, as a deployer installs them: the app, core, the driver kit (contract and utils), the posix driver
+ * and the out-of-tree example driver are packed with `pnpm pack`, installed with npm into a fresh deployment folder,
+ * and the service is started there with a config naming both drivers. The example driver is also installed alone,
+ * to prove a driver brings no native addon with it.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +14,9 @@ import { APP_DIR, EXAMPLE_DRIVER_DIR, ServiceProcess, freePort, runCli, tempDir,
 
 const execFileAsync = promisify(execFile);
 const REPO = resolve(APP_DIR, '../..');
-const PACKAGES = [join(REPO, 'packages/core'), join(REPO, 'packages/driver-posix'), APP_DIR, EXAMPLE_DRIVER_DIR];
+const DRIVER_KIT = [join(REPO, 'packages/driver-contract'), join(REPO, 'packages/driver-utils')];
+const PACKAGES = [join(REPO, 'packages/core'), ...DRIVER_KIT, join(REPO, 'packages/driver-posix'), APP_DIR, EXAMPLE_DRIVER_DIR];
+const npmEnv = { ...process.env, npm_config_nodedir: resolve(dirname(process.execPath), '..') };
 
 describe('a deployment installed from packed tarballs with npm', () => {
   let deployment: { path: string; remove: () => Promise<void> };
@@ -25,7 +29,7 @@ describe('a deployment installed from packed tarballs with npm', () => {
     await mkdir(tarballs);
     for (const dir of PACKAGES) await execFileAsync('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, timeout: 120_000 });
     const files = (await readdir(tarballs)).map((name) => join(tarballs, name));
-    expect(files).toHaveLength(4);
+    expect(files).toHaveLength(PACKAGES.length);
     const site = join(deployment.path, 'site');
     await mkdir(site);
     await writeFile(join(site, 'package.json'), JSON.stringify({ name: 'stowage-site', private: true }));
@@ -34,14 +38,14 @@ describe('a deployment installed from packed tarballs with npm', () => {
       await execFileAsync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files], {
         cwd: site,
         timeout: 540_000,
-        env: { ...process.env, npm_config_nodedir: resolve(dirname(process.execPath), '..') },
+        env: npmEnv,
       });
     } catch (error) {
       installProblem = `npm install of the packed tarballs failed: ${String((error as { stderr?: string }).stderr ?? error).slice(-800)}`;
       if (process.env.CI === 'true') throw new Error(installProblem);
     }
     installSeconds = (performance.now() - started) / 1000;
-    process.stdout.write(`[measure] npm install of 4 tarballs + dependencies: ${installSeconds.toFixed(1)} s\n`);
+    process.stdout.write(`[measure] npm install of ${files.length} tarballs + dependencies: ${installSeconds.toFixed(1)} s\n`);
   }, 600_000);
 
   afterAll(async () => {
@@ -74,6 +78,37 @@ describe('a deployment installed from packed tarballs with npm', () => {
     } finally {
       expect(await service.stop()).toBe(0);
     }
+  });
+
+  it('installs the example driver on its own without @stowage/core or the native zstd addon', async (context) => {
+    if (installProblem) context.skip(installProblem);
+    const tarballs = join(deployment.path, 'tarballs');
+    const kit = (await readdir(tarballs)).filter((name) => /^(stowage-driver-example|stowage-driver-contract|stowage-driver-utils)-/.test(name));
+    expect(kit).toHaveLength(3);
+    const alone = join(deployment.path, 'example-alone');
+    await mkdir(alone);
+    await writeFile(join(alone, 'package.json'), JSON.stringify({ name: 'example-alone', private: true }));
+    // --offline: the example's whole dependency tree is in these tarballs; nothing may come from a registry.
+    await execFileAsync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...kit.map((name) => join(tarballs, name))], {
+      cwd: alone,
+      timeout: 120_000,
+      env: npmEnv,
+    });
+    const installed = await readdir(join(alone, 'node_modules'), { recursive: true });
+    expect(installed.filter((path) => path.endsWith('zstd-napi')), 'zstd-napi installed for the example driver').toEqual([]);
+    expect(existsSync(join(alone, 'node_modules/@stowage/core')), '@stowage/core installed for the example driver').toBe(false);
+    expect(existsSync(join(alone, 'node_modules/@stowage/driver-contract/package.json'))).toBe(true);
+    // And it loads there: the plugin module resolves its two dependencies from this folder alone.
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['--input-type=module', '-e', "const { default: plugin } = await import('stowage-driver-example'); console.log(plugin.contract, plugin.name);"],
+      { cwd: alone },
+    );
+    expect(stdout.trim()).toBe('stowage.driver/v1 example');
+    // In the full deployment the addon is there for the service's core, not for the driver.
+    const site = join(deployment.path, 'site');
+    expect(existsSync(join(site, 'node_modules/stowage-driver-example/node_modules/zstd-napi'))).toBe(false);
+    expect(existsSync(join(site, 'node_modules/stowage-driver-example/node_modules/@stowage/core'))).toBe(false);
   });
 
   it('refuses a driver built for another contract version with exit 2', async (context) => {
