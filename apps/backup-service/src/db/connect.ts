@@ -5,9 +5,9 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { ConfigError, describeError } from '@stowage/core';
 import { migrationProvider } from './migrations.js';
-import type { Database } from './tables.js';
+import type { Database, DatabaseKind } from './tables.js';
 
-export type DatabaseKind = 'sqlite' | 'postgres';
+export type { DatabaseKind } from './tables.js';
 
 export interface OpenedDatabase {
   readonly db: Kysely<Database>;

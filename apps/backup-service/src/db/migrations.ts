@@ -1,6 +1,6 @@
 /** Versioned migrations, applied in name order by Kysely's Migrator at start-up. */
 import type { ColumnDataType, ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
-import type { DatabaseKind } from './connect.js';
+import type { DatabaseKind } from './tables.js';
 
 /** An auto-numbered primary key: SQLite and PostgreSQL spell it differently. */
 function idColumn(kind: DatabaseKind): [ColumnDataType, (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder] {

@@ -125,4 +125,7 @@ export type NewBackup = Insertable<BackupsTable>;
 export type NewVolume = Insertable<VolumesTable>;
 export type BackupUpdate = Updateable<BackupsTable>;
 
+/** The SQL engine behind the store: SQLite for one host, PostgreSQL for several. */
+export type DatabaseKind = 'sqlite' | 'postgres';
+
 export const nowIso = (): string => new Date().toISOString();
