@@ -1,4 +1,4 @@
-import { runDriverContractSuite } from '@stowage/testkit';
+import { createFromPlugin, runDriverContractSuite } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import plugin, { type S3Store } from '../src/index.js';
@@ -9,22 +9,23 @@ const server = swiftTestServer();
 if (server.requirement.available) {
   const endpoints = server.endpoints();
   const bucket = `stowage-contract-${randomUUID().slice(0, 8)}`;
-  const create = async (overrides: Record<string, unknown> = {}) => {
-    // Small listing pages and a low multipart threshold, so that the suite's 260-object listing crosses several
-    // pages and its 40 MiB streamed object goes up as a multipart upload.
-    const result = await plugin.optionsSchema['~standard'].validate({
-      ...s3TestOptions(endpoints, bucket),
-      listing_page_size: 100,
-      multipart_threshold: 16 * 1024 * 1024,
-      multipart_part_size: 8 * 1024 * 1024,
-      ...overrides,
-    });
-    if (result.issues) throw new Error(`bad test options: ${JSON.stringify(result.issues)}`);
-    return plugin.create(result.value, { backendName: 's3-test', statePath: '/nonexistent' }) as S3Store;
-  };
-  const cleanupDriver = await create();
+  // Small listing pages and a low multipart threshold, so that the suite's 260-object listing crosses several
+  // pages and its 40 MiB streamed object goes up as a multipart upload.
+  const create = (overrides: Record<string, unknown> = {}) =>
+    createFromPlugin(
+      plugin,
+      {
+        ...s3TestOptions(endpoints, bucket),
+        listing_page_size: 100,
+        multipart_threshold: 16 * 1024 * 1024,
+        multipart_part_size: 8 * 1024 * 1024,
+        ...overrides,
+      },
+      { backendName: 's3-test' },
+    );
+  const cleanupDriver = (await create()) as S3Store;
 
-  runDriverContractSuite({
+  await runDriverContractSuite({
     name: 's3',
     setup: async () => ({
       driver: await create(),

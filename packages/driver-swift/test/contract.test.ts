@@ -1,7 +1,7 @@
-import { runDriverContractSuite } from '@stowage/testkit';
+import { createFromPlugin, runDriverContractSuite } from '@stowage/testkit';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
-import plugin, { type SwiftOptionsInput } from '../src/index.js';
+import plugin from '../src/index.js';
 import { deleteContainer, swiftTestServer } from './swift-test-helpers.js';
 
 const server = swiftTestServer();
@@ -9,26 +9,25 @@ const server = swiftTestServer();
 if (server.requirement.available) {
   const endpoints = server.endpoints();
   const container = `stowage-contract-${randomUUID().slice(0, 8)}`;
-  const options = (overrides: Partial<SwiftOptionsInput> = {}) =>
-    plugin.optionsSchema['~standard'].validate({
-      auth_url: endpoints.authUrl,
-      user: endpoints.user,
-      key: endpoints.key,
-      container,
-      retry_attempts: 2,
-      retry_backoff: 0.05,
-      timeout: 30,
-      // Small pages, so that the suite's 260-object listing crosses several of them.
-      listing_page_size: 100,
-      ...overrides,
-    });
-  const create = async (overrides: Partial<SwiftOptionsInput> = {}) => {
-    const result = await options(overrides);
-    if (result.issues) throw new Error(`bad test options: ${JSON.stringify(result.issues)}`);
-    return plugin.create(result.value, { backendName: 'swift-test', statePath: '/nonexistent' });
-  };
+  const create = (overrides: Record<string, unknown> = {}) =>
+    createFromPlugin(
+      plugin,
+      {
+        auth_url: endpoints.authUrl,
+        user: endpoints.user,
+        key: endpoints.key,
+        container,
+        retry_attempts: 2,
+        retry_backoff: 0.05,
+        timeout: 30,
+        // Small pages, so that the suite's 260-object listing crosses several of them.
+        listing_page_size: 100,
+        ...overrides,
+      },
+      { backendName: 'swift-test' },
+    );
 
-  runDriverContractSuite({
+  await runDriverContractSuite({
     name: 'swift',
     setup: async () => ({ driver: await create(), cleanup: () => deleteContainer(endpoints, container) }),
     createBrokenDriver: () => create({ key: 'not-the-key' }),

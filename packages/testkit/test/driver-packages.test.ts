@@ -79,6 +79,11 @@ describe('driver packages share one shape', () => {
       expect(readFileSync(join(dir, 'test/contract.test.ts'), 'utf8')).toMatch(/runDriverContractSuite\(/);
     });
 
+    it('runs the shared fault suite', () => {
+      expect(existsSync(join(dir, 'test/faults.test.ts')), `${folder}/test/faults.test.ts`).toBe(true);
+      expect(readFileSync(join(dir, 'test/faults.test.ts'), 'utf8')).toMatch(/runDriverFaultSuite\(/);
+    });
+
     it('documents its options, an example backend and what doSetup checks', () => {
       const readme = readFileSync(join(dir, 'README.md'), 'utf8');
       expect(readme).toMatch(/^## Options/m);
