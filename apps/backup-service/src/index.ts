@@ -4,8 +4,12 @@ export { configSchema, type StowageConfigInput } from './config/config-schema.js
 export { loadBackends, loadBackend, resolvePackageEntry, checkPluginShape, type LoadedBackend } from './plugins/plugin-loader.js';
 export { openDatabase, type OpenedDatabase, type DatabaseKind } from './db/connect.js';
 export { Store } from './db/store.js';
-export { BackupManager, INCOMPLETE_BACKUP_REASON } from './manager/backup-manager.js';
-export { BackupScheduler, noCandidateReason } from './scheduler/backup-scheduler.js';
+export { BackupManager, type ExecutionOutcome } from './manager/backup-manager.js';
+export { Placement, type PlacedHost, type HostReach } from './placement/placement.js';
+export { noCandidateReason, type SchedulingAttempt } from './operations/backup-create.js';
+export { INCOMPLETE_BACKUP_REASON } from './operations/recovery.js';
+export { BackupStatus, VolumeStatus } from './domain/statuses.js';
+export { DomainError, BadRequest, InvalidState, NotFound, PolicyForbidden, QuotaExceeded, ServiceUnavailable, OperationFailed } from './domain/errors.js';
 export { buildApi } from './api/server.js';
 export { LogNotificationSink } from './notifications/log-sink.js';
 export { WebhookNotificationSink } from './notifications/webhook-sink.js';

@@ -1,4 +1,4 @@
-/** Composes the service: plugins, database, notifier, manager, scheduler and API; and stops it cleanly. */
+/** Composes the service: plugins, database, notifier, manager, placement, operations and API; and stops it cleanly. */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, Notifier, describeError } from '@stowage/core';
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +16,11 @@ import { Store } from './db/store.js';
 import { BackupManager } from './manager/backup-manager.js';
 import { createSinks } from './notifications/sinks.js';
 import { loadBackends, type LoadedBackend } from './plugins/plugin-loader.js';
-import { BackupScheduler } from './scheduler/backup-scheduler.js';
+import { BackgroundWork } from './operations/background-work.js';
+import { placeUnplacedCreates } from './operations/backup-create.js';
+import type { OperationDeps } from './operations/context.js';
+import { recoveryHooks } from './operations/recovery.js';
+import { Placement } from './placement/placement.js';
 
 export interface RunningService {
   /** `http://host:port` the API listens on. */
@@ -30,7 +34,7 @@ export interface RunningService {
 }
 
 export interface StartOptions {
-  /** Deterministic host choice for tests; random otherwise. */
+  /** Deterministic choice among equally loaded hosts for tests; random otherwise. */
   readonly pickHost?: ((hosts: readonly string[]) => string) | undefined;
   /** Tests only: adjust the loaded backends (e.g. wrap a driver to hold an operation at a known point). */
   readonly adjustBackends?: ((backends: LoadedBackend[]) => LoadedBackend[]) | undefined;
@@ -53,20 +57,18 @@ export async function startService(config: ServiceConfig, logger: Logger, option
       logger.warn({ sink: sink.name, event: message.event_type, err: describeError(error) }, 'notification not delivered'),
   });
   const manager = new BackupManager({ config, store, notifier, logger, backends });
-  const scheduler = new BackupScheduler({ store, manager, serviceDownTimeMs: config.serviceDownTimeMs, logger, pickHost: options.pickHost });
-  manager.setRescheduler(scheduler);
-  const authenticator = await createAuthenticator(config, logger);
+  const placement = new Placement({ store, serviceDownTimeMs: config.serviceDownTimeMs, reach: manager, pickHost: options.pickHost });
   const quotas = new Quotas(store, { backups: config.quotaBackups, backupGigabytes: config.quotaBackupGigabytes });
-  const app = buildApi({ config, store, manager, scheduler, logger, authenticator, quotas });
+  const background = new BackgroundWork(logger);
+  const operations: OperationDeps = { config, store, manager, placement, quotas, notifier, logger, background };
+  const authenticator = await createAuthenticator(config, logger);
+  const app = buildApi({ config, logger, authenticator, operations });
 
   // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
   const address = await app.listen({ host: config.listenHost, port: config.listenPort });
   logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name) }, 'stowage backup service listening');
 
-  const initialized = manager.start().then(async () => {
-    // Creates accepted but never scheduled (the process stopped in between) get scheduled now.
-    for (const backup of await store.unscheduledCreates()) void scheduler.scheduleCreate(backup.id);
-  });
+  const initialized = manager.start(recoveryHooks(operations)).then(() => placeUnplacedCreates(operations));
   initialized.catch((error: unknown) => logger.error({ err: describeError(error) }, 'backend initialisation failed'));
 
   let stopping: Promise<void> | undefined;
@@ -76,6 +78,8 @@ export async function startService(config: ServiceConfig, logger: Logger, option
       await app.close();
       await initialized.catch(() => undefined);
       const { finished, aborted } = await manager.stop(config.shutdownGraceMs);
+      // Placement loops and volume files still in flight end now (no host accepts work any more).
+      await background.settled();
       logger.info({ finished, aborted }, 'operations settled');
       await notifier.close(2000);
       await database.close();

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load-config.js';
 import { openDatabase } from '../src/db/connect.js';
-import { INCOMPLETE_BACKUP_REASON } from '../src/manager/backup-manager.js';
+import { INCOMPLETE_BACKUP_REASON } from '../src/operations/recovery.js';
 import { startService, type RunningService } from '../src/service.js';
 import { freePort, tempDir, waitUntil } from './helpers/service-process.js';
 

@@ -1,18 +1,12 @@
 import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/load-config.js';
-import type { Store } from '../db/store.js';
-import type { Quotas } from '../quota/quotas.js';
+import type { OperationDeps } from '../operations/context.js';
 import type { Authenticator } from './auth/authenticator.js';
-import type { BackupManager } from '../manager/backup-manager.js';
-import type { BackupScheduler } from '../scheduler/backup-scheduler.js';
 
-/** What the routes need. */
+/** What the routes need: they parse, authorize, call one operation and render its result. */
 export interface ApiDependencies {
   readonly config: ServiceConfig;
-  readonly store: Store;
-  readonly manager: BackupManager;
-  readonly scheduler: BackupScheduler;
   readonly logger: Logger;
   readonly authenticator: Authenticator;
-  readonly quotas: Quotas;
+  readonly operations: OperationDeps;
 }

@@ -1,4 +1,9 @@
-/** Cinder's error bodies: `{"<faultName>": {"code": N, "message": "..."}}` (cinder/api/openstack/wsgi.py Fault). */
+/**
+ * Cinder's error bodies: `{"<faultName>": {"code": N, "message": "..."}}` (cinder/api/openstack/wsgi.py Fault), and
+ * the one mapping from the operations' domain errors to them.
+ */
+import type { DomainError, DomainErrorKind } from '../domain/errors.js';
+
 const FAULT_NAMES: Record<number, string> = {
   400: 'badRequest',
   401: 'unauthorized',
@@ -21,6 +26,21 @@ export class ApiFault extends Error {
   }
 }
 
+/** The HTTP status of each domain error, as Cinder answers the matching exception. */
+const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
+  'bad-request': 400,
+  'invalid-state': 400,
+  'not-found': 404,
+  'policy-forbidden': 403,
+  'quota-exceeded': 413,
+  'service-unavailable': 503,
+  'operation-failed': 500,
+};
+
+export function faultOf(error: DomainError): ApiFault {
+  return new ApiFault(STATUS_OF_KIND[error.kind], error.message, { cause: error });
+}
+
 export function faultBody(statusCode: number, message: string): Record<string, { code: number; message: string; retryAfter?: string }> {
   // Cinder's Fault adds the Retry-After of an over-quota error to the body (OverQuota sets it to 0).
   const body = statusCode === 413 ? { code: statusCode, message, retryAfter: '0' } : { code: statusCode, message };
@@ -29,6 +49,3 @@ export function faultBody(statusCode: number, message: string): Record<string, {
 
 export const badRequest = (message: string) => new ApiFault(400, message);
 export const notFound = (message: string) => new ApiFault(404, message);
-export const forbidden = (message: string) => new ApiFault(403, message);
-export const overLimit = (message: string) => new ApiFault(413, message);
-export const serviceUnavailable = (message: string) => new ApiFault(503, message);

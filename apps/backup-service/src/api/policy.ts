@@ -3,7 +3,7 @@
  * `admin_or_owner` resources are also scoped in the queries: a member only ever finds its own project's rows,
  * so another project's backup answers 404 exactly as Cinder's project-scoped lookups do.
  */
-import { ApiFault } from './faults.js';
+import { PolicyForbidden } from '../domain/errors.js';
 import type { RequestContext } from './request-context.js';
 
 export type Rule = 'any' | 'admin_or_owner' | 'admin';
@@ -43,5 +43,5 @@ export function allowed(context: RequestContext, action: Action): boolean {
 
 /** Cinder's PolicyNotAuthorized: 403 "Policy doesn't allow <action> to be performed." */
 export function authorize(context: RequestContext, action: Action): void {
-  if (!allowed(context, action)) throw new ApiFault(403, `Policy doesn't allow ${action} to be performed.`);
+  if (!allowed(context, action)) throw new PolicyForbidden(`Policy doesn't allow ${action} to be performed.`);
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiFault } from './faults.js';
+import type { Caller } from '../operations/context.js';
 import type { Microversion } from './microversion.js';
 
 /** Who is calling and at which microversion; set by the auth and version hooks. */
@@ -36,8 +37,7 @@ export function projectOf(request: FastifyRequest): string {
   return projectId;
 }
 
-/** The project filter of a lookup by id: none for an admin (any project), the caller's own otherwise. */
-export function scopeOf(request: FastifyRequest): string | undefined {
-  const projectId = projectOf(request);
-  return request.stowage.isAdmin ? undefined : projectId;
+/** The caller as operations see it (the URL's project checked first). */
+export function callerOf(request: FastifyRequest): Caller {
+  return { userId: request.stowage.userId, projectId: projectOf(request), isAdmin: request.stowage.isAdmin };
 }

@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDependencies } from './api-deps.js';
 import { AuthUnavailableError, AuthenticationError } from './auth/authenticator.js';
-import { ApiFault, faultBody } from './faults.js';
+import { DomainError } from '../domain/errors.js';
+import { ApiFault, faultBody, faultOf } from './faults.js';
 import { VERSION_HEADER, formatVersion, parseMicroversion, MIN_VERSION } from './microversion.js';
 import './request-context.js';
 import { registerBackupActionRoutes } from './routes/backup-actions.js';
@@ -71,7 +72,8 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
     reply.header('Vary', 'OpenStack-API-Version');
   });
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler((raw, request, reply) => {
+    const error = raw instanceof DomainError ? faultOf(raw) : raw;
     if (error instanceof ApiFault) {
       if (error.statusCode === 413) reply.header('Retry-After', '0');
       return reply.code(error.statusCode).send(faultBody(error.statusCode, error.message));

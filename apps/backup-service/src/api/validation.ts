@@ -4,6 +4,7 @@
  * `Invalid input for field/attribute <key>. Value: <value>. <jsonschema message>` (400 badRequest).
  */
 import { z } from 'zod';
+import { UUID_PATTERN } from '../domain/uuid.js';
 import { ApiFault } from './faults.js';
 
 /** Cinder's parameter_types.boolean: JSON booleans and the strings oslo's bool_from_string accepts. */
@@ -21,11 +22,8 @@ export function toBoolean(value: boolean | string | null | undefined): boolean {
   return value !== undefined && value !== null && ['true', 't', 'yes', 'y', 'on', '1'].includes(value.toLowerCase());
 }
 
-const UUID_PATTERN = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
-
 /** parameter_types.uuid (jsonschema `format: uuid`). */
 export const uuid = z.string().regex(UUID_PATTERN, { message: 'is not a \'uuid\'' });
-export const isUuid = (value: string): boolean => UUID_PATTERN.test(value);
 
 /** parameter_types.name_allow_zero_min_length / description: string or null, at most 255 characters. */
 export const nullableText = z.string().max(255).nullable();

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { BackupRow, BackupUpdate, Database, NewBackup, NewVolume, ServiceRow, VolumeRow } from './tables.js';
 import { nowIso } from './tables.js';
+import { BACKUP_STATUSES_IN_FLIGHT, BackupStatus, VolumeStatus } from '../domain/statuses.js';
 
 export const BACKUP_BINARY = 'cinder-backup';
 
@@ -125,6 +126,22 @@ export class Store {
     return select.orderBy('id').execute();
   }
 
+  /** How many backups each of `hosts` holds an operation for (queued or running): placement's measure of load. */
+  async operationsInFlight(hosts: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map(hosts.map((host) => [host, 0]));
+    if (hosts.length === 0) return counts;
+    const rows = await this.db
+      .selectFrom('backups')
+      .select((eb) => ['host', eb.fn.countAll<string | number>().as('count')])
+      .where('deleted', '=', 0)
+      .where('host', 'in', [...hosts])
+      .where('status', 'in', [...BACKUP_STATUSES_IN_FLIGHT])
+      .groupBy('host')
+      .execute();
+    for (const row of rows) if (row.host !== null) counts.set(row.host, Number(row.count));
+    return counts;
+  }
+
   // --- volumes ---
 
   async insertVolume(volume: NewVolume): Promise<void> {
@@ -158,13 +175,20 @@ export class Store {
   /** Put a volume left `backing-up` back to its previous status (Cinder's cleanup and failure path). */
   async restoreVolumeAfterBackup(id: string): Promise<void> {
     const volume = await this.getVolume(id);
-    if (!volume || volume.status !== 'backing-up') return;
-    await this.transitionVolume(id, ['backing-up'], { status: volume.previous_status ?? 'available', previous_status: 'backing-up' });
+    if (!volume || volume.status !== VolumeStatus.BackingUp) return;
+    await this.transitionVolume(id, [VolumeStatus.BackingUp], {
+      status: volume.previous_status ?? VolumeStatus.Available,
+      previous_status: VolumeStatus.BackingUp,
+    });
   }
 
   async softDeleteVolume(id: string): Promise<void> {
     const now = nowIso();
-    await this.db.updateTable('volumes').set({ deleted: 1, deleted_at: now, updated_at: now, status: 'deleted' }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('volumes')
+      .set({ deleted: 1, deleted_at: now, updated_at: now, status: VolumeStatus.Deleted })
+      .where('id', '=', id)
+      .execute();
   }
 
   // --- backups ---
@@ -207,7 +231,7 @@ export class Store {
 
   /** `creating` backups that no host took (e.g. the process died between accepting and scheduling). */
   async unscheduledCreates(): Promise<BackupRow[]> {
-    return this.db.selectFrom('backups').selectAll().where('deleted', '=', 0).where('status', '=', 'creating').where('host', 'is', null).execute();
+    return this.db.selectFrom('backups').selectAll().where('deleted', '=', 0).where('status', '=', BackupStatus.Creating).where('host', 'is', null).execute();
   }
 
   /**
@@ -227,11 +251,21 @@ export class Store {
     return result.numUpdatedRows > 0n;
   }
 
+  /** The placement claim: only one placer wins a `creating` backup that no host holds. */
+  async claimCreateHost(id: string, host: string): Promise<boolean> {
+    return this.updateBackup(id, { host }, { status: [BackupStatus.Creating], host: null });
+  }
+
+  /** Give a `creating` backup back to placement; only the host that holds it can. */
+  async releaseCreateHost(id: string, host: string): Promise<boolean> {
+    return this.updateBackup(id, { host: null }, { status: [BackupStatus.Creating], host });
+  }
+
   async softDeleteBackup(id: string): Promise<boolean> {
     const now = nowIso();
     const result = await this.db
       .updateTable('backups')
-      .set({ deleted: 1, deleted_at: now, updated_at: now, status: 'deleted' })
+      .set({ deleted: 1, deleted_at: now, updated_at: now, status: BackupStatus.Deleted })
       .where('id', '=', id)
       .where('deleted', '=', 0)
       .executeTakeFirst();

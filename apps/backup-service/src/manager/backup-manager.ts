@@ -1,30 +1,33 @@
 /**
  * The backup manager of one process: one `BackendLifecycle` (core) and one `BackupEngine` per configured
- * backend, the create/delete operations that run on those backends, start-up cleanup and shutdown.
+ * backend, and the execution of operations on those backends (under `backup_max_operations`, abortable, waited for
+ * at shutdown).
+ *
+ * The manager decides nothing about rows: each execution is handed the operation's steps (`CreateSteps`...) and
+ * calls them where the state changes, then reports an outcome. Which host runs what, and what happens next
+ * (another host after `storage-unreachable`), is the operation's business.
  */
 import {
   AbortedError,
   BackendLifecycle,
   BackupEngine,
-  BackupEvents,
   OperationLimiter,
   defaultBackupPrefix,
   describeError,
   openRestoreFile,
   openVolumeFile,
   runWithTimeout,
+  type BackupLocation,
+  type BackupResult,
   type DriverPlugin,
   type Notifier,
+  type RestoreResult,
   type StorageDriver,
 } from '@stowage/core';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/load-config.js';
 import type { Store } from '../db/store.js';
-import type { BackupRow } from '../db/tables.js';
-import { backupUsagePayload } from '../notifications/backup-payload.js';
 import type { LoadedBackend } from '../plugins/plugin-loader.js';
-
-export const INCOMPLETE_BACKUP_REASON = 'incomplete backup reset on manager restart';
 
 export interface BackendRuntime {
   readonly name: string;
@@ -38,29 +41,96 @@ export interface BackendRuntime {
   readonly lifecycle: BackendLifecycle;
 }
 
-/** One host the scheduler tried for a create, and why it could not take it. */
-export interface SchedulingAttempt {
-  readonly host: string;
-  readonly reason: string;
+/** What an execution reports back to the operation that asked for it. */
+export type ExecutionOutcome =
+  | { readonly kind: 'done' }
+  /** The host's storage did not answer before the work started; nothing was written. Place it elsewhere. */
+  | { readonly kind: 'storage-unreachable'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string }
+  /** The operation's row moved on (deleted, reset) before the work started; nothing was done. */
+  | { readonly kind: 'skipped' };
+
+/** The backup a create writes. */
+export interface CreateWork {
+  readonly backupId: string;
+  readonly volumeId: string;
+  readonly container: string | null;
+  /** The parent's data location for an incremental. */
+  readonly parent: BackupLocation | undefined;
 }
 
-/** What the manager needs from the scheduler (set after construction: the two call each other). */
-export interface Rescheduler {
-  scheduleCreate(backupId: string, tried: readonly SchedulingAttempt[]): Promise<void>;
+/** The volume a create reads. */
+export interface CreateSource {
+  readonly path: string;
+  readonly sizeGiB: number;
+  readonly metadata: Record<string, unknown>;
+}
+
+/** Where a create puts the backup's data on its backend. */
+export interface CreateLocation extends BackupLocation {
+  readonly driverName: string;
+  readonly backendName: string;
+  readonly availabilityZone: string;
+}
+
+/** The create operation's transitions, called by the manager as the create runs on the backend. */
+export interface CreateSteps {
+  /** The slot is ours: the work as it stands now, or undefined when the backup is no longer this host's create. */
+  begin(): Promise<CreateWork | undefined>;
+  /** Before any data is written: the volume to read, or undefined when the create must not go on (the step recorded why). */
+  started(location: CreateLocation): Promise<CreateSource | undefined>;
+  progress(percent: number): void;
+  finished(result: BackupResult): Promise<void>;
+  failed(reason: string, error?: unknown): Promise<void>;
+}
+
+export interface RestoreWork {
+  readonly location: BackupLocation;
+  readonly volumePath: string;
+}
+
+export interface RestoreSteps {
+  /** The slot is ours: the work as it stands now, or undefined when there is nothing (more) to do. */
+  begin(): Promise<RestoreWork | undefined>;
+  /** `sourceVolumeMetadata`: the backed-up volume's metadata as the backup's metadata object records it. */
+  finished(result: RestoreResult, sourceVolumeMetadata: unknown): Promise<void>;
+  failed(reason: string, error?: unknown): Promise<void>;
+}
+
+export interface ImportSteps {
+  begin(): Promise<BackupLocation | undefined>;
+  finished(objectCount: number, backend: { readonly driverName: string; readonly backendName: string }): Promise<void>;
+  failed(reason: string, error?: unknown): Promise<void>;
+}
+
+export interface DeleteWork {
+  /** Whether the backup's data is on the backend (a backup that never reached it, or whose objects another live row shares, has none to remove). */
+  readonly location: BackupLocation | undefined;
+  /** Whether a backend driver holds the data (`service` set): a down backend must refuse then. */
+  readonly needsWorkingBackend: boolean;
+}
+
+export interface DeleteSteps {
+  begin(): Promise<DeleteWork | undefined>;
+  /** The backend is down and the backup has data on it (Cinder: `error_deleting`). */
+  backendDown(): Promise<void>;
+  finished(): Promise<void>;
+  failed(reason: string, error?: unknown): Promise<void>;
+}
+
+/** Start-up work the operations layer does for each backend (passed to `start`, not stored at construction). */
+export interface BackendStartHooks {
+  /** Reference 1.7: reset this host's operations that a previous process left half done. */
+  cleanupIncompleteOperations(serviceHost: string): Promise<void>;
+  /** After every successful setup (e.g. resume deletes a crash left `deleting`). */
+  onWorking(serviceHost: string): void;
 }
 
 interface RunningOperation {
   readonly controller: AbortController;
-  readonly done: Promise<void>;
+  readonly done: Promise<unknown>;
   readonly backupId: string | undefined;
 }
-
-/** Volume statuses a restore writes into: an existing volume, or one being created from the backup (3.47). */
-const RESTORE_TARGET_STATUSES = ['restoring-backup', 'creating'];
-
-/** Cinder's usage event types this manager sends beyond core's `BackupEvents`. */
-export const RESET_STATUS_START = 'backup.reset_status.start';
-export const RESET_STATUS_END = 'backup.reset_status.end';
 
 export interface BackupManagerOptions {
   readonly config: ServiceConfig;
@@ -78,7 +148,7 @@ export class BackupManager {
   readonly #logger: Logger;
   readonly #limiter: OperationLimiter;
   readonly #running = new Set<RunningOperation>();
-  #rescheduler: Rescheduler | undefined;
+  #hooks: BackendStartHooks | undefined;
   #accepting = true;
 
   constructor(options: BackupManagerOptions) {
@@ -117,11 +187,11 @@ export class BackupManager {
       periodicInitialization: config.periodicInitialization,
       logger: this.#logger,
       hooks: {
-        cleanupIncompleteOperations: () => this.#cleanupIncompleteOperations(serviceHost),
+        cleanupIncompleteOperations: async () => this.#hooks?.cleanupIncompleteOperations(serviceHost),
         reportHeartbeat: () => store.heartbeat(serviceHost),
         reportState: (state, failure) =>
           store.setBackendState(serviceHost, state, failure ? `${failure.code}: ${failure.message}` : null),
-        onWorking: () => void this.#resumeDeletes(serviceHost),
+        onWorking: () => this.#hooks?.onWorking(serviceHost),
       },
     });
     this.backends.set(serviceHost, {
@@ -136,11 +206,6 @@ export class BackupManager {
     });
   }
 
-  /** Send a usage notification (the API's reset_status events). */
-  notify(eventType: string, payload: object): void {
-    this.#notifier.notify(eventType, payload);
-  }
-
   /** `package@version` of the driver behind a backend name, for export records. */
   packageOf(backendName: string | null): string | undefined {
     for (const runtime of this.backends.values()) {
@@ -149,11 +214,7 @@ export class BackupManager {
     return undefined;
   }
 
-  setRescheduler(rescheduler: Rescheduler): void {
-    this.#rescheduler = rescheduler;
-  }
-
-  /** Whether `serviceHost` is one of this process's backends and it can take work now. */
+  /** Whether `serviceHost` is one of this process's backends and it can take work now (placement's `HostReach`). */
   serves(serviceHost: string): boolean {
     return this.#accepting && (this.backends.get(serviceHost)?.lifecycle.isWorking() ?? false);
   }
@@ -162,8 +223,9 @@ export class BackupManager {
     return this.#accepting;
   }
 
-  /** Register every backend in `services`, then run each backend's initHost (cleanup, then setup). */
-  async start(): Promise<void> {
+  /** Register every backend in `services`, then run each backend's initHost (cleanup through `hooks`, then setup). */
+  async start(hooks: BackendStartHooks): Promise<void> {
+    this.#hooks = hooks;
     for (const runtime of this.backends.values()) {
       await this.#store.registerService({
         host: runtime.serviceHost,
@@ -175,146 +237,103 @@ export class BackupManager {
     await Promise.all([...this.backends.values()].map((runtime) => runtime.lifecycle.initHost()));
   }
 
-  /** Reference 1.7: reset this host's operations that a previous process left half done. */
-  async #cleanupIncompleteOperations(serviceHost: string): Promise<void> {
-    const backups = await this.#store.backupsOnHost(serviceHost, ['creating', 'restoring', 'deleting']);
-    for (const backup of backups) {
-      try {
-        if (backup.status === 'creating') {
-          await this.#store.restoreVolumeAfterBackup(backup.volume_id);
-          await this.#store.updateBackup(backup.id, { status: 'error', fail_reason: INCOMPLETE_BACKUP_REASON }, { status: ['creating'] });
-        } else if (backup.status === 'restoring') {
-          if (backup.restore_volume_id) {
-            await this.#store.transitionVolume(backup.restore_volume_id, ['restoring-backup'], { status: 'error_restoring' });
-            // A volume being created from the backup (3.47) ends `error`, as Cinder's creating volumes do.
-            await this.#store.transitionVolume(backup.restore_volume_id, ['creating'], { status: 'error' });
-          }
-          await this.#store.updateBackup(backup.id, { status: 'available' }, { status: ['restoring'] });
-        } else if (backup.encryption_key_id) {
-          await this.#store.updateBackup(backup.id, { status: 'error_deleting' }, { status: ['deleting'] });
-        }
-        // Plain `deleting` backups resume once the driver is set up (#resumeDeletes).
-        this.#logger.info({ backup: backup.id, status: backup.status, host: serviceHost }, 'cleaned up incomplete backup operation');
-      } catch (error) {
-        this.#logger.error({ backup: backup.id, err: describeError(error) }, 'cleaning up an incomplete backup operation failed');
-      }
-    }
-  }
-
-  async #resumeDeletes(serviceHost: string): Promise<void> {
-    try {
-      for (const backup of await this.#store.backupsOnHost(serviceHost, ['deleting'])) this.deleteBackup(serviceHost, backup.id);
-    } catch (error) {
-      this.#logger.error({ host: serviceHost, err: describeError(error) }, 'resuming interrupted deletes failed');
-    }
-  }
-
-  /** Run `work` as a tracked operation (shutdown waits for it, then aborts it). */
-  #track(work: (signal: AbortSignal) => Promise<void>, backupId?: string): void {
+  /** Run `work` as a tracked operation (shutdown waits for it, then aborts it; force delete aborts it). */
+  #track(backupId: string, work: (signal: AbortSignal) => Promise<ExecutionOutcome>): Promise<ExecutionOutcome> {
     const controller = new AbortController();
-    const operation: RunningOperation = {
-      controller,
-      backupId,
-      done: work(controller.signal)
-        .catch((error: unknown) => this.#logger.error({ err: describeError(error) }, 'backup operation failed unexpectedly'))
-        .finally(() => this.#running.delete(operation)),
-    };
+    let operation: RunningOperation | undefined;
+    const done = work(controller.signal)
+      .catch((error: unknown): ExecutionOutcome => {
+        this.#logger.error({ backup: backupId, err: describeError(error) }, 'backup operation failed unexpectedly');
+        return { kind: 'failed', reason: describeError(error) };
+      })
+      .finally(() => {
+        if (operation) this.#running.delete(operation);
+      });
+    operation = { controller, backupId, done };
     this.#running.add(operation);
+    return done;
   }
 
-  /** Start a create on `serviceHost` (the scheduler has set the backup's host). Returns at once. */
-  createBackup(serviceHost: string, backupId: string, tried: readonly SchedulingAttempt[]): void {
-    this.#track((signal) => this.#createBackup(serviceHost, backupId, tried, signal), backupId);
-  }
-
-  async #createBackup(serviceHost: string, backupId: string, tried: readonly SchedulingAttempt[], signal: AbortSignal): Promise<void> {
+  #runtime(serviceHost: string): BackendRuntime {
     const runtime = this.backends.get(serviceHost);
     if (!runtime) throw new Error(`no backend ${serviceHost} in this process`);
-    let reschedule: SchedulingAttempt | undefined;
-    try {
-      await this.#limiter.run(async () => {
-        reschedule = await this.#runCreate(runtime, backupId, signal);
-      });
-    } catch (error) {
-      // The limiter closed while waiting: the service is stopping before the create started.
-      await this.#failCreate(backupId, `the backup service on ${serviceHost} stopped before the backup started; create it again`, error);
-      return;
-    }
-    if (reschedule) {
-      await this.#rescheduler?.scheduleCreate(backupId, [...tried, reschedule]);
-    }
+    return runtime;
   }
 
-  /** The create itself; returns a scheduling attempt when the backup must go to another host. */
-  async #runCreate(runtime: BackendRuntime, backupId: string, signal: AbortSignal): Promise<SchedulingAttempt | undefined> {
-    const backup = await this.#store.getBackup(backupId);
-    if (!backup || backup.status !== 'creating' || backup.host !== runtime.serviceHost) return undefined;
-    this.#notifier.notify(BackupEvents.createStart, backupUsagePayload(backup));
+  /**
+   * Run a create on `serviceHost` (placement chose it and the backup's host is claimed). Under
+   * backup_max_operations; the storage is checked first, as the spec asks, so unreachable storage is reported
+   * before anything is written.
+   */
+  createBackup(serviceHost: string, backupId: string, steps: CreateSteps): Promise<ExecutionOutcome> {
+    return this.#track(backupId, async (signal) => {
+      const runtime = this.#runtime(serviceHost);
+      try {
+        return await this.#limiter.run(() => this.#runCreate(runtime, steps, signal));
+      } catch (error) {
+        // The limiter closed while waiting: the service is stopping before the create started.
+        const reason = `the backup service on ${serviceHost} stopped before the backup started; create it again`;
+        await steps.failed(reason, error);
+        return { kind: 'failed', reason };
+      }
+    });
+  }
 
-    // The spec's check before each create: unreachable storage sends the backup elsewhere.
+  async #runCreate(runtime: BackendRuntime, steps: CreateSteps, signal: AbortSignal): Promise<ExecutionOutcome> {
+    const work = await steps.begin();
+    if (!work) return { kind: 'skipped' };
     const unreachable = await this.#checkStorage(runtime);
-    if (unreachable) {
-      await this.#store.updateBackup(backupId, { host: null }, { status: ['creating'], host: runtime.serviceHost });
-      return { host: runtime.serviceHost, reason: unreachable };
-    }
+    if (unreachable) return { kind: 'storage-unreachable', reason: unreachable };
 
-    const volume = await this.#store.getVolume(backup.volume_id);
-    if (!volume || volume.status !== 'backing-up') {
-      await this.#failCreate(backupId, `Invalid volume: volume ${backup.volume_id} is ${volume?.status ?? 'gone'}, expected backing-up`);
-      return undefined;
-    }
-    const parent = backup.parent_id ? await this.#store.getBackup(backup.parent_id) : undefined;
-    const container = backup.container ?? runtime.driver.defaultContainer;
-    const prefix = defaultBackupPrefix(backup.volume_id, backup.id);
-    await this.#store.updateBackup(
-      backupId,
-      { service: runtime.plugin.name, backend_name: runtime.name, container, service_metadata: prefix, availability_zone: backup.availability_zone ?? runtime.availabilityZone },
-      { status: ['creating'] },
-    );
+    const location: CreateLocation = {
+      container: work.container ?? runtime.driver.defaultContainer,
+      prefix: defaultBackupPrefix(work.volumeId, work.backupId),
+      driverName: runtime.plugin.name,
+      backendName: runtime.name,
+      availabilityZone: runtime.availabilityZone,
+    };
+    const volume = await steps.started(location);
+    if (!volume) return { kind: 'skipped' };
 
     const source = await openVolumeFile(volume.path);
     let lastDecile = 0;
     try {
       const result = await runtime.engine.backup({
-        backupId,
-        volumeId: backup.volume_id,
-        container,
-        prefix,
+        backupId: work.backupId,
+        volumeId: work.volumeId,
+        container: location.container,
+        prefix: location.prefix,
         source,
         signal,
-        parent: parent?.container && parent.service_metadata ? { container: parent.container, prefix: parent.service_metadata } : undefined,
-        extra: { volume_size_gib: volume.size, volume_metadata: parseObject(volume.metadata) },
+        parent: work.parent,
+        extra: { volume_size_gib: volume.sizeGiB, volume_metadata: volume.metadata },
         onProgress: ({ bytesDone, bytesTotal }) => {
           const percent = bytesTotal === 0 ? 100 : Math.floor((bytesDone * 100) / bytesTotal);
           if (Math.floor(percent / 10) > lastDecile) {
             lastDecile = Math.floor(percent / 10);
-            void this.#notifyProgress(backupId, percent);
+            steps.progress(percent);
           }
         },
       });
-      const finished = await this.#store.updateBackup(
-        backupId,
-        { status: 'available', size: volume.size, object_count: result.objectCount, fail_reason: null },
-        { status: ['creating'] },
-      );
-      await this.#store.restoreVolumeAfterBackup(backup.volume_id);
-      if (!finished) return undefined; // deleted or reset meanwhile: Cinder leaves such a backup as it is
-      if (backup.parent_id) await this.#store.adjustDependentCount(backup.parent_id, 1);
-      const done = await this.#store.getBackup(backupId);
-      if (done) this.#notifier.notify(BackupEvents.createEnd, backupUsagePayload(done));
-      this.#logger.info({ backup: backupId, host: runtime.serviceHost, objects: result.objectCount, storedBytes: result.storedBytes }, 'backup created');
+      await steps.finished(result);
+      this.#logger.info({ backup: work.backupId, host: runtime.serviceHost, objects: result.objectCount, storedBytes: result.storedBytes }, 'backup created');
+      return { kind: 'done' };
     } catch (error) {
       const reason = signal.aborted
         ? `the backup service on ${runtime.serviceHost} stopped while the backup was running; its partial data was removed, create it again`
         : describeError(error);
-      await this.#failCreate(backupId, reason, error);
+      await steps.failed(reason, error);
+      return { kind: 'failed', reason };
     } finally {
       await source.close();
     }
-    return undefined;
   }
 
-  /** Undefined when the backend can take work; otherwise why not (and the backend is now marked down). */
+  /**
+   * The spec's check before a create, on top of the lifecycle's heartbeat check: storage can go away between two
+   * heartbeats, and a create must find out before it writes. Undefined when the backend can take work; otherwise
+   * why not (and the backend is now down, so periodic setup takes over).
+   */
   async #checkStorage(runtime: BackendRuntime): Promise<string | undefined> {
     if (!runtime.lifecycle.isWorking()) {
       return `backend not working (${runtime.lifecycle.status.lastFailure?.message ?? 'driver not initialised'})`;
@@ -330,163 +349,90 @@ export class BackupManager {
     }
   }
 
-  async #notifyProgress(backupId: string, percent: number): Promise<void> {
-    const backup = await this.#store.getBackup(backupId).catch(() => undefined);
-    if (backup) this.#notifier.notify(BackupEvents.createProgress, { ...backupUsagePayload(backup), backup_percent: percent });
-  }
-
-  async #failCreate(backupId: string, reason: string, error?: unknown): Promise<void> {
-    const backup = await this.#store.getBackup(backupId);
-    if (!backup) return;
-    await this.#store.restoreVolumeAfterBackup(backup.volume_id);
-    await this.#store.updateBackup(backupId, { status: 'error', fail_reason: reason }, { status: ['creating'] });
-    this.#logger.error({ backup: backupId, reason, err: error === undefined ? undefined : describeError(error) }, 'backup failed');
-  }
-
-  /** Start a delete on `serviceHost` (the API set the backup to `deleting` on that host). Returns at once. */
-  deleteBackup(serviceHost: string, backupId: string): void {
-    this.#track((signal) => this.#deleteBackup(serviceHost, backupId, signal), backupId);
-  }
-
-  /**
-   * Force delete (admin): a create of this backup running here is aborted first (its partial data is removed and
-   * it ends without touching the `deleting` status), then the delete runs. Returns at once.
-   */
-  forceDeleteBackup(serviceHost: string, backupId: string): void {
+  /** Abort a create of `backupId` running (or queued) here, and wait until it has settled. */
+  async abortCreate(backupId: string): Promise<void> {
     const running = [...this.#running].filter((operation) => operation.backupId === backupId);
     for (const operation of running) operation.controller.abort(new Error('backup force-deleted'));
-    void Promise.allSettled(running.map((operation) => operation.done)).then(() => this.deleteBackup(serviceHost, backupId));
+    await Promise.allSettled(running.map((operation) => operation.done));
   }
 
   /**
-   * Start a restore on `serviceHost` (the API set the backup `restoring` and the volume `restoring-backup`, or
-   * `creating` for a volume created from the backup at 3.47).
+   * Run a restore on `serviceHost` under backup_max_operations (reference 2.3, Cinder's limit_operations; not
+   * gated on the backend's is_working, as Cinder).
    */
-  restoreBackup(serviceHost: string, backupId: string, volumeId: string): void {
-    this.#track(async (signal) => {
-      const runtime = this.backends.get(serviceHost);
-      if (!runtime) throw new Error(`no backend ${serviceHost} in this process`);
+  restoreBackup(serviceHost: string, backupId: string, steps: RestoreSteps): Promise<ExecutionOutcome> {
+    return this.#track(backupId, async (signal) => {
+      const runtime = this.#runtime(serviceHost);
       try {
-        // backup_max_operations bounds restores (reference 2.3, Cinder's limit_operations).
-        await this.#limiter.run(() => this.#runRestore(runtime, backupId, volumeId, signal));
+        return await this.#limiter.run(() => this.#runRestore(runtime, steps, signal));
       } catch (error) {
-        await this.#failRestore(backupId, volumeId, `the backup service on ${serviceHost} stopped before the restore started`, error);
+        const reason = `the backup service on ${serviceHost} stopped before the restore started`;
+        await steps.failed(reason, error);
+        return { kind: 'failed', reason };
       }
-    }, backupId);
+    });
   }
 
-  async #runRestore(runtime: BackendRuntime, backupId: string, volumeId: string, signal: AbortSignal): Promise<void> {
-    const backup = await this.#store.getBackup(backupId);
-    if (!backup || backup.status !== 'restoring' || backup.restore_volume_id !== volumeId) return;
-    this.#notifier.notify(BackupEvents.restoreStart, backupUsagePayload(backup));
-    const volume = await this.#store.getVolume(volumeId);
-    // Reference 2.3, manager step 2: the target must still be restoring-backup (or creating).
-    if (!volume || !RESTORE_TARGET_STATUSES.includes(volume.status)) {
-      await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
-      if (volume) await this.#store.transitionVolume(volumeId, [volume.status], { status: 'error' });
-      this.#logger.error({ backup: backupId, volume: volumeId, status: volume?.status }, 'restore target is not restoring-backup');
-      return;
-    }
-    if (!backup.container || !backup.service_metadata) {
-      await this.#failRestore(backupId, volumeId, `backup ${backupId} has no data location`);
-      return;
-    }
-    const location = { container: backup.container, prefix: backup.service_metadata };
-    const target = await openRestoreFile(volume.path);
+  async #runRestore(runtime: BackendRuntime, steps: RestoreSteps, signal: AbortSignal): Promise<ExecutionOutcome> {
+    const work = await steps.begin();
+    if (!work) return { kind: 'skipped' };
+    const target = await openRestoreFile(work.volumePath);
     try {
-      const metadata = await runtime.engine.readMetadata(location, signal);
-      const result = await runtime.engine.restore({ ...location, target, signal });
-      // The engine verified every block's sha256. The volume file keeps its own (possibly larger) size.
-      const sourceMetadata = metadata.extra.volume_metadata;
-      const merged = {
-        ...(typeof sourceMetadata === 'object' && sourceMetadata !== null ? (sourceMetadata as Record<string, unknown>) : {}),
-        ...parseObject(volume.metadata),
-        src_backup_id: backupId,
-      };
-      await this.#store.updateVolume(volumeId, { metadata: JSON.stringify(merged) });
-      await this.#store.transitionVolume(volumeId, RESTORE_TARGET_STATUSES, { status: 'available' });
-      await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
-      const done = await this.#store.getBackup(backupId);
-      if (done) this.#notifier.notify(BackupEvents.restoreEnd, { ...backupUsagePayload(done), volume_id: volumeId });
-      this.#logger.info({ backup: backupId, volume: volumeId, chain: result.chain, bytesWritten: result.bytesWritten }, 'backup restored');
+      const metadata = await runtime.engine.readMetadata(work.location, signal);
+      // The engine verifies every block's sha256. The volume file keeps its own (possibly larger) size.
+      const result = await runtime.engine.restore({ ...work.location, target, signal });
+      await steps.finished(result, metadata.extra.volume_metadata);
+      return { kind: 'done' };
     } catch (error) {
       const reason = signal.aborted ? `the backup service on ${runtime.serviceHost} stopped during the restore` : describeError(error);
-      await this.#failRestore(backupId, volumeId, reason, error);
+      await steps.failed(reason, error);
+      return { kind: 'failed', reason };
     } finally {
       await target.close();
     }
   }
 
-  /** Cinder's restore failure: the volume `error_restoring` (`error` if it was being created), the backup `available`. */
-  async #failRestore(backupId: string, volumeId: string, reason: string, error?: unknown): Promise<void> {
-    await this.#store.transitionVolume(volumeId, ['restoring-backup'], { status: 'error_restoring' });
-    await this.#store.transitionVolume(volumeId, ['creating'], { status: 'error' });
-    await this.#store.updateBackup(backupId, { status: 'available', restore_volume_id: null }, { status: ['restoring'] });
-    this.#logger.error({ backup: backupId, volume: volumeId, reason, err: error === undefined ? undefined : describeError(error) }, 'restore failed');
-  }
-
-  /**
-   * Finish an import on `serviceHost`: the backup's metadata object must exist on the backend (and parse) before
-   * the backup becomes `available`; otherwise it ends `error` with the reason.
-   */
-  importBackup(serviceHost: string, backupId: string): void {
-    this.#track(async (signal) => {
+  /** Verify an imported backup on `serviceHost`: its metadata object must exist on the backend and parse. */
+  importBackup(serviceHost: string, backupId: string, steps: ImportSteps): Promise<ExecutionOutcome> {
+    return this.#track(backupId, async (signal) => {
       const runtime = this.backends.get(serviceHost);
-      const backup = await this.#store.getBackup(backupId);
-      if (!runtime || !backup || backup.status !== 'creating' || !backup.container || !backup.service_metadata) return;
+      const location = runtime ? await steps.begin() : undefined;
+      if (!runtime || !location) return { kind: 'skipped' };
       try {
-        const metadata = await runtime.engine.readMetadata({ container: backup.container, prefix: backup.service_metadata }, signal);
-        await this.#store.updateBackup(
-          backupId,
-          { status: 'available', object_count: metadata.objects.length, fail_reason: null, service: runtime.plugin.name, backend_name: runtime.name },
-          { status: ['creating'] },
-        );
+        const metadata = await runtime.engine.readMetadata(location, signal);
+        await steps.finished(metadata.objects.length, { driverName: runtime.plugin.name, backendName: runtime.name });
         this.#logger.info({ backup: backupId, host: serviceHost }, 'backup imported');
+        return { kind: 'done' };
       } catch (error) {
         const reason = `import failed: the backup's metadata could not be read on backend ${runtime.name}: ${describeError(error)}`;
-        // service stays empty: the row never owned data, so deleting it must not touch the backend.
-        await this.#store.updateBackup(backupId, { status: 'error', fail_reason: reason, service: null }, { status: ['creating'] });
-        this.#logger.error({ backup: backupId, reason }, 'backup import failed');
+        await steps.failed(reason, error);
+        return { kind: 'failed', reason };
       }
-    }, backupId);
+    });
   }
 
-  async #deleteBackup(serviceHost: string, backupId: string, signal: AbortSignal): Promise<void> {
-    const runtime = this.backends.get(serviceHost);
-    const backup = await this.#store.getBackup(backupId);
-    if (!runtime || !backup || backup.status !== 'deleting') return;
-    this.#notifier.notify(BackupEvents.deleteStart, backupUsagePayload(backup));
-    if (backup.service && !runtime.lifecycle.isWorking()) {
-      await this.#store.updateBackup(
-        backupId,
-        { status: 'error_deleting', fail_reason: 'Delete backup is aborted due to backup service is down.' },
-        { status: ['deleting'] },
-      );
-      return;
-    }
-    try {
-      // An imported copy of the same objects (export, then import with a new id) keeps them alive.
-      const shared = (await this.#store.countSharingData(backup)) > 0;
-      if (backup.service && backup.container && backup.service_metadata && !shared) {
-        await runtime.engine.delete({ container: backup.container, prefix: backup.service_metadata }, signal);
+  /** Delete a backup's data on `serviceHost` (the row is `deleting` on that host). */
+  deleteBackup(serviceHost: string, backupId: string, steps: DeleteSteps): Promise<ExecutionOutcome> {
+    return this.#track(backupId, async (signal) => {
+      const runtime = this.backends.get(serviceHost);
+      const work = runtime ? await steps.begin() : undefined;
+      if (!runtime || !work) return { kind: 'skipped' };
+      if (work.needsWorkingBackend && !runtime.lifecycle.isWorking()) {
+        await steps.backendDown();
+        return { kind: 'failed', reason: 'backend down' };
       }
-    } catch (error) {
-      const reason = AbortedError.isInstance(error) || signal.aborted
-        ? `the backup service on ${serviceHost} stopped during the delete; delete it again`
-        : `delete failed on backend ${runtime.name}: ${describeError(error)}`;
-      await this.#store.updateBackup(backupId, { status: 'error', fail_reason: reason }, { status: ['deleting'] });
-      this.#logger.error({ backup: backupId, reason }, 'backup delete failed');
-      return;
-    }
-    await this.finishDelete(backup);
-  }
-
-  /** The bookkeeping after a backup's data is gone (also used by the API for backups that never had data). */
-  async finishDelete(backup: BackupRow, options: { announceStart?: boolean } = {}): Promise<void> {
-    if (options.announceStart) this.#notifier.notify(BackupEvents.deleteStart, backupUsagePayload(backup));
-    if (!(await this.#store.softDeleteBackup(backup.id))) return;
-    if (backup.parent_id) await this.#store.adjustDependentCount(backup.parent_id, -1);
-    this.#notifier.notify(BackupEvents.deleteEnd, { ...backupUsagePayload(backup), status: 'deleted' });
+      try {
+        if (work.location) await runtime.engine.delete(work.location, signal);
+      } catch (error) {
+        const reason = AbortedError.isInstance(error) || signal.aborted
+          ? `the backup service on ${serviceHost} stopped during the delete; delete it again`
+          : `delete failed on backend ${runtime.name}: ${describeError(error)}`;
+        await steps.failed(reason, error);
+        return { kind: 'failed', reason };
+      }
+      await steps.finished();
+      return { kind: 'done' };
+    });
   }
 
   /**
@@ -511,15 +457,6 @@ export class BackupManager {
   /** Operations in flight (for tests and logs). */
   get runningOperations(): number {
     return this.#running.size;
-  }
-}
-
-function parseObject(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
   }
 }
 

@@ -7,7 +7,7 @@
  * concurrent creates cannot both take the last unit in this process.
  */
 import type { Store } from '../db/store.js';
-import { overLimit } from '../api/faults.js';
+import { QuotaExceeded } from '../domain/errors.js';
 
 export interface QuotaDefaults {
   readonly backups: number;
@@ -26,7 +26,7 @@ export class Quotas {
 
   /**
    * Check that one more backup of `gigabytes` fits the project's quota, then run `commit` (which inserts the
-   * backup row) before any other reservation of the project is checked. Over quota: 413 as Cinder words it.
+   * backup row) before any other reservation of the project is checked. Over quota: `QuotaExceeded`, as Cinder words it.
    */
   async reserveBackup<T>(projectId: string, gigabytes: number, commit: () => Promise<T>): Promise<T> {
     return this.#withLock(projectId, async () => {
@@ -34,10 +34,10 @@ export class Quotas {
       const maxBackups = overrides.get('backups') ?? this.#defaults.backups;
       const maxGigabytes = overrides.get('backup_gigabytes') ?? this.#defaults.backupGigabytes;
       if (maxBackups >= 0 && usage.backups + 1 > maxBackups) {
-        throw overLimit(`Maximum number of backups allowed (${maxBackups}) exceeded`);
+        throw new QuotaExceeded(`Maximum number of backups allowed (${maxBackups}) exceeded`);
       }
       if (maxGigabytes >= 0 && usage.gigabytes + gigabytes > maxGigabytes) {
-        throw overLimit(
+        throw new QuotaExceeded(
           `Requested backup exceeds allowed Backup gigabytes quota. Requested ${gigabytes}G, quota is ${maxGigabytes}G and ${usage.gigabytes}G has been consumed.`,
         );
       }

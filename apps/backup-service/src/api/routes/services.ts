@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiDependencies } from '../api-deps.js';
+import { listServices, setServiceDisabled } from '../../operations/services.js';
 import { badRequest, notFound } from '../faults.js';
 import { authorize } from '../policy.js';
 import { validateBody } from '../validation.js';
@@ -22,7 +23,7 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ApiDependencie
   v3Route(app, 'GET', 'os-services', async (request) => {
     authorize(request.stowage, 'volume_extension:services:index');
     const query = request.query as { host?: string; binary?: string };
-    const services = await deps.store.listServices({ host: query.host, binary: query.binary });
+    const services = await listServices(deps.operations, { host: query.host, binary: query.binary });
     return { services: services.map((service) => serviceView(service, request.stowage.version, deps.config.serviceDownTimeMs)) };
   });
 
@@ -37,10 +38,7 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ApiDependencie
     if (!binary) throw badRequest("Missing required element 'binary' in request body.");
     const disabled = action !== 'enable';
     const reason = 'disabled_reason' in body && typeof body.disabled_reason === 'string' ? body.disabled_reason : null;
-    // A disabled backend gets no new work: the scheduler and every host pick skip disabled services.
-    if ((await deps.store.setServiceDisabled(host, binary, disabled, reason)) === 0) {
-      throw notFound(`Service ${binary} could not be found.`);
-    }
+    await setServiceDisabled(deps.operations, { host, binary, disabled, reason });
     const view: Record<string, unknown> = { disabled, status: disabled ? 'disabled' : 'enabled', host, service: binary, binary };
     if (action === 'disable-log-reason') view.disabled_reason = reason;
     return view;
