@@ -16,7 +16,6 @@ import {
   describeError,
   openRestoreFile,
   openVolumeFile,
-  runWithTimeout,
   type BackupLocation,
   type BackupResult,
   type DriverPlugin,
@@ -282,7 +281,8 @@ export class BackupManager {
   async #runCreate(runtime: BackendRuntime, steps: CreateSteps, signal: AbortSignal): Promise<ExecutionOutcome> {
     const work = await steps.begin();
     if (!work) return { kind: 'skipped' };
-    const unreachable = await this.#checkStorage(runtime);
+    // The spec's check before each create, the same check every heartbeat runs (unreachable: backend down).
+    const unreachable = await runtime.lifecycle.checkStorage();
     if (unreachable) return { kind: 'storage-unreachable', reason: unreachable };
 
     const location: CreateLocation = {
@@ -326,26 +326,6 @@ export class BackupManager {
       return { kind: 'failed', reason };
     } finally {
       await source.close();
-    }
-  }
-
-  /**
-   * The spec's check before a create, on top of the lifecycle's heartbeat check: storage can go away between two
-   * heartbeats, and a create must find out before it writes. Undefined when the backend can take work; otherwise
-   * why not (and the backend is now down, so periodic setup takes over).
-   */
-  async #checkStorage(runtime: BackendRuntime): Promise<string | undefined> {
-    if (!runtime.lifecycle.isWorking()) {
-      return `backend not working (${runtime.lifecycle.status.lastFailure?.message ?? 'driver not initialised'})`;
-    }
-    try {
-      await runWithTimeout(`checkAvailable of backend ${runtime.name}`, Math.min(this.#config.initializationTimeoutMs, 30_000), (signal) =>
-        runtime.driver.checkAvailable({ signal }),
-      );
-      return undefined;
-    } catch (error) {
-      runtime.lifecycle.markNotWorking(error);
-      return `storage unreachable: ${describeError(error)}`;
     }
   }
 

@@ -66,6 +66,8 @@ export interface BackendLifecycleOptions {
 
 /** Error code sent in `backup.init.error` when `doSetup` overran `backup_initialization_timeout`. */
 export const SETUP_TIMEOUT_CODE = 'SETUP_TIMEOUT';
+/** The longest a storage check (`checkAvailable`) may take, whatever the setup timeout. */
+const CHECK_TIMEOUT_CAP_MS = 30_000;
 
 export class BackendLifecycle {
   readonly serviceHost: string;
@@ -82,6 +84,7 @@ export class BackendLifecycle {
   #retryTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #heartbeatInFlight: Promise<void> | null = null;
+  #checkInFlight: Promise<void> | null = null;
   readonly #stopController = new AbortController();
 
   constructor(options: BackendLifecycleOptions) {
@@ -280,20 +283,36 @@ export class BackendLifecycle {
    * instead of heartbeating while every backup would fail. Cinder's `report_state` checks nothing.
    */
   async #checkThenReport(): Promise<void> {
-    try {
-      await runWithTimeout(
-        `checkAvailable of backend ${this.backendName} (driver ${this.driverName})`,
-        this.#options.initializationTimeoutMs,
-        (signal) => this.driver.checkAvailable({ signal }),
-        this.#stopController.signal,
-      );
-    } catch (error) {
-      if (this.#state === 'up') this.markNotWorking(error);
-      return;
-    }
-    if (this.#state !== 'up') return;
+    if ((await this.checkStorage()) !== undefined) return;
     await this.#options.hooks.reportHeartbeat();
     this.#lastHeartbeatAt = new Date();
+  }
+
+  /**
+   * Check the storage now, as every heartbeat does (and as the spec asks before each create): the driver's
+   * `checkAvailable()` under a timeout, joined with a check already in flight. Storage found unreachable takes the
+   * backend down at once. Returns why the backend cannot take work, or `undefined` when it can.
+   */
+  async checkStorage(): Promise<string | undefined> {
+    if (this.#state !== 'up') {
+      return `backend not working (${this.#lastFailure?.message ?? 'driver not initialised'})`;
+    }
+    this.#checkInFlight ??= runWithTimeout(
+      `checkAvailable of backend ${this.backendName} (driver ${this.driverName})`,
+      // A check is a HEAD or a stat: it must not hold a create or a heartbeat for a whole setup timeout.
+      Math.min(this.#options.initializationTimeoutMs, CHECK_TIMEOUT_CAP_MS),
+      (signal) => this.driver.checkAvailable({ signal }),
+      this.#stopController.signal,
+    ).finally(() => {
+      this.#checkInFlight = null;
+    });
+    try {
+      await this.#checkInFlight;
+    } catch (error) {
+      if (this.#state === 'up') this.markNotWorking(error);
+      return `storage unreachable: ${describeError(error)}`;
+    }
+    return this.#state === 'up' ? undefined : `backend not working (${this.#lastFailure?.message ?? 'stopped'})`;
   }
 
   #stopHeartbeats(): void {

@@ -161,6 +161,34 @@ describe('BackendLifecycle', () => {
     await waitFor(() => t.heartbeats() > beatsWhileDown);
   });
 
+  it('checkStorage (the check before a create) is the heartbeat\'s check: joined while in flight, and a failure takes the backend down', async () => {
+    const t = setup({ script: () => 'ok' });
+    const { driver } = t.lifecycle;
+    expect(await t.lifecycle.checkStorage()).toMatch(/^backend not working \(driver not initialised\)/);
+    expect(await t.lifecycle.initHost()).toBe(true);
+    let checks = 0;
+    let release: () => void = () => undefined;
+    driver.checkAvailable = () => {
+      checks += 1;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    const first = t.lifecycle.checkStorage();
+    const second = t.lifecycle.checkStorage();
+    release();
+    expect(await first).toBeUndefined();
+    expect(await second).toBeUndefined();
+    expect(checks).toBe(1);
+
+    driver.checkAvailable = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:8080');
+    };
+    expect(await t.lifecycle.checkStorage()).toMatch(/^storage unreachable: connect ECONNREFUSED/);
+    expect(t.lifecycle.isWorking()).toBe(false);
+    expect(t.lifecycle.status.lastFailure?.message).toContain('ECONNREFUSED');
+  });
+
   it('stop() clears timers: no further setup attempts', async () => {
     const t = setup({ script: () => 'fail' });
     await t.lifecycle.initHost();
