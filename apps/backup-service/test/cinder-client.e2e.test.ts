@@ -101,7 +101,9 @@ describe.skipIf(problem !== undefined).each(MODES)(`cinder client end to end ove
     expect(code).toBe(0);
   });
 
-  it('backups full and incremental, restores, update, export/import, reset-state, force delete, services, 3.64 fields', async () => {
+  // About 30 cinder commands and three 1 GiB round trips: 30-55 s idle, well over 60 s with the cores busy. Bounded,
+  // not tight: a scenario that only passes on an idle machine is a flaky test.
+  it('backups full and incremental, restores, update, export/import, reset-state, force delete, services, 3.64 fields', { timeout: 300_000 }, async () => {
     const volumeId = await createVolume('e2e-volume');
     await writeRandom(volumeFile(volumeId), [0, 300 * MiB, 1020 * MiB], 4 * MiB);
 

@@ -138,7 +138,7 @@ describe.skipIf(problem !== undefined)(`a real Keystone${problem ? ` (skipped: $
     expect(code).toBe(0);
   });
 
-  it('the cinder client with password auth finds Stowage in the catalog; projects are isolated; admin actions are admin-only', async () => {
+  it('the cinder client with password auth finds Stowage in the catalog; projects are isolated; admin actions are admin-only', { timeout: 240_000 }, async () => {
     const volumeId = CinderClient.properties(await cinder('MEMBER', 'create', '--name', 'ks-volume', '1')).id!;
     const status = async (path: string, key: 'volume' | 'backup') => {
       const response = await api(path, member.token);
