@@ -25,8 +25,8 @@ afterAll(async () => {
   await dir.remove();
 });
 
-function call(method: string, url: string, options: { token?: string | null; version?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = {};
+function call(method: string, url: string, options: { token?: string | null; version?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token !== null) headers['x-auth-token'] = options.token ?? 'u1:p1';
   if (options.version) headers['openstack-api-version'] = `volume ${options.version}`;
   return service.app.inject({ method: method as 'GET', url, headers, ...(options.body === undefined ? {} : { payload: options.body as object }) });
@@ -120,7 +120,7 @@ describe('Block Storage v3 API', () => {
   it('os-services: one cinder-backup per backend, backend_state from 3.49', async () => {
     const old = (await call('GET', '/v3/p1/os-services')).json().services;
     expect(old).toEqual([{ binary: 'cinder-backup', host: 'api@b', zone: 'nova', status: 'enabled', state: 'up', updated_at: expect.any(String), disabled_reason: null }]);
-    const current = (await call('GET', '/v3/os-services?binary=cinder-backup', { version: '3.49' })).json().services[0];
+    const current = (await call('GET', '/v3/os-services?binary=cinder-backup', { version: '3.49', headers: { 'x-stowage-extensions': 'backend_state_reason' } })).json().services[0];
     expect(current).toMatchObject({ cluster: null, backend_state: 'up', backend_state_reason: null });
   });
 

@@ -99,7 +99,22 @@ export function volumeSummary(volume: VolumeRow, base: string) {
   return { id: volume.id, name: volume.display_name, links: links(base, volume.project_id, 'volumes', volume.id) };
 }
 
-export function serviceView(service: ServiceRow, version: Microversion, serviceDownTimeMs: number, now = Date.now()) {
+/** Stowage's request header that opts in to keys Cinder's documents do not have (tempest refuses unknown keys). */
+export const EXTENSIONS_HEADER = 'x-stowage-extensions';
+
+/** Whether the request asked for the Stowage extension `name` (`X-Stowage-Extensions: a, b`). */
+export function wantsExtension(header: string | string[] | undefined, name: string): boolean {
+  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
+  return values.some((value) => value.split(',').some((item) => item.trim().toLowerCase() === name));
+}
+
+export function serviceView(
+  service: ServiceRow,
+  version: Microversion,
+  serviceDownTimeMs: number,
+  options: { readonly backendStateReason?: boolean } = {},
+  now = Date.now(),
+) {
   const lastSeen = service.updated_at ?? service.created_at;
   const heartbeatFresh = service.updated_at !== null && Math.abs(now - Date.parse(service.updated_at)) <= serviceDownTimeMs;
   // Down at once when the driver failed: a failed setup never waits out service_down_time.
@@ -117,7 +132,9 @@ export function serviceView(service: ServiceRow, version: Microversion, serviceD
   if (atLeast(version, 7)) view.cluster = null;
   if (atLeast(version, 49)) {
     view.backend_state = service.backend_state === 'up' ? 'up' : 'down';
-    // `initializing` before the first setup finishes, `stopped` after a clean shutdown, else the failure.
+  }
+  if (atLeast(version, 49) && options.backendStateReason) {
+    // Opt-in only: `initializing` before the first setup finishes, `stopped` after a clean shutdown, else the failure.
     view.backend_state_reason = service.backend_state === 'up' ? null : (service.backend_state_reason ?? service.backend_state);
   }
   return view;

@@ -131,10 +131,11 @@ export class ServiceProcess {
   }
 
   /** Call the API as Cinder's noauth client does. */
-  async api(method: string, path: string, body?: unknown, version = '3.70'): Promise<{ status: number; body: any }> {
+  async api(method: string, path: string, body?: unknown, version = '3.70', extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: any }> {
     const response = await fetch(`${this.url}/v3/p1${path}`, {
       method,
       headers: {
+        ...extraHeaders,
         'X-Auth-Token': 'u1:p1',
         'OpenStack-API-Version': `volume ${version}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -146,7 +147,8 @@ export class ServiceProcess {
   }
 
   async serviceStates(): Promise<Record<string, { state: string; backend_state?: string; backend_state_reason?: string | null }>> {
-    const { body } = await this.api('GET', '/os-services');
+    // backend_state_reason is a Stowage extension, only sent when asked for.
+    const { body } = await this.api('GET', '/os-services', undefined, '3.70', { 'X-Stowage-Extensions': 'backend_state_reason' });
     return Object.fromEntries((body.services as any[]).map((service) => [service.host, service]));
   }
 }

@@ -6,7 +6,7 @@ import { listServices, setServiceDisabled } from '../../operations/services.js';
 import { badRequest, notFound } from '../faults.js';
 import { authorize } from '../policy.js';
 import { validateBody } from '../validation.js';
-import { serviceView } from '../views.js';
+import { EXTENSIONS_HEADER, serviceView, wantsExtension } from '../views.js';
 import { v3Route } from './register.js';
 
 // cinder/api/schemas/services.py: host and binary (legacy `service`), `cluster` unused here.
@@ -24,7 +24,8 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ApiDependencie
     authorize(request.stowage, 'volume_extension:services:index');
     const query = request.query as { host?: string; binary?: string };
     const services = await listServices(deps.operations, { host: query.host, binary: query.binary });
-    return { services: services.map((service) => serviceView(service, request.stowage.version, deps.config.serviceDownTimeMs)) };
+    const backendStateReason = wantsExtension(request.headers[EXTENSIONS_HEADER], 'backend_state_reason');
+    return { services: services.map((service) => serviceView(service, request.stowage.version, deps.config.serviceDownTimeMs, { backendStateReason })) };
   });
 
   v3Route(app, 'PUT', 'os-services/:action', async (request) => {
