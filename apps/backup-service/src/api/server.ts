@@ -13,7 +13,17 @@ import { registerVolumeRoutes } from './routes/volumes.js';
 
 /** The Block Storage v3 API subset this service serves (reference section 4). */
 export function buildApi(deps: ApiDependencies): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const { headersMs, requestMs, idleMs } = deps.config.apiTimeouts;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // A client that trickles its headers or body, or holds an idle connection, is cut off (Node's 408 or a close).
+    requestTimeout: requestMs,
+    keepAliveTimeout: idleMs,
+    connectionTimeout: idleMs,
+    // Node enforces the headers and request timeouts only as often as it checks its connections (30 s by default).
+    http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(Math.min(headersMs, requestMs) / 4))) },
+  });
   const log = deps.logger.child({ component: 'api' });
 
   app.decorateRequest('stowage', null as never);

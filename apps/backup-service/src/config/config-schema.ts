@@ -96,6 +96,15 @@ export const configSchema = z
     /** Cinder's per-project defaults for backups (`quota_backups`, `quota_backup_gigabytes`); -1 = unlimited. */
     quota_backups: z.int().min(-1).default(10),
     quota_backup_gigabytes: z.int().min(-1).default(1000),
+    /** Cinder's per-project defaults for volumes (`quota_volumes`, `quota_gigabytes`); -1 = unlimited. */
+    quota_volumes: z.int().min(-1).default(10),
+    quota_gigabytes: z.int().min(-1).default(1000),
+    /** Cinder's `per_volume_size_limit`: the largest volume (GiB) a create, extend or restore may ask for; -1 = no limit. */
+    per_volume_size_limit: z.int().min(-1).default(16384),
+    /** API timeouts in seconds: the request headers, the whole request with its body, and an idle connection. */
+    api_headers_timeout: seconds(30),
+    api_request_timeout: seconds(60),
+    api_idle_timeout: seconds(75),
     /** noauth trusts any token: listening beyond loopback with it must be asked for explicitly. */
     allow_noauth_on_non_loopback: z.boolean().default(false),
     volumes_dir: z.string().min(1).optional(),
@@ -116,6 +125,12 @@ export const configSchema = z
           seen.set(backend.name, index);
         });
       }),
+  })
+  .superRefine((config, context) => {
+    // Node refuses a headers timeout longer than the request timeout that contains it.
+    if (config.api_headers_timeout > config.api_request_timeout) {
+      context.addIssue({ code: 'custom', path: ['api_headers_timeout'], message: `must not exceed api_request_timeout (${config.api_request_timeout})` });
+    }
   });
 
 export type StowageConfigInput = z.input<typeof configSchema>;

@@ -28,6 +28,11 @@ export interface ServiceConfig {
   readonly keystoneAuthtoken: KeystoneAuthtokenConfig | undefined;
   readonly quotaBackups: number;
   readonly quotaBackupGigabytes: number;
+  readonly quotaVolumes: number;
+  readonly quotaGigabytes: number;
+  /** GiB; -1 = no limit. */
+  readonly perVolumeSizeLimit: number;
+  readonly apiTimeouts: { readonly headersMs: number; readonly requestMs: number; readonly idleMs: number };
   readonly volumesDir: string;
   readonly notifications: readonly NotificationSinkConfig[];
   /** Folders driver packages are resolved from, in order: the config file's folder, then plugin_paths. */
@@ -130,6 +135,10 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
       keystone === undefined ? undefined : { ...keystone, ...(keystone.password_file === undefined ? {} : { password_file: at(keystone.password_file) }) },
     quotaBackups: parsed.quota_backups,
     quotaBackupGigabytes: parsed.quota_backup_gigabytes,
+    quotaVolumes: parsed.quota_volumes,
+    quotaGigabytes: parsed.quota_gigabytes,
+    perVolumeSizeLimit: parsed.per_volume_size_limit,
+    apiTimeouts: { headersMs: parsed.api_headers_timeout * 1000, requestMs: parsed.api_request_timeout * 1000, idleMs: parsed.api_idle_timeout * 1000 },
     volumesDir: at(parsed.volumes_dir ?? resolve(statePath, 'volumes')),
     notifications: parsed.notifications.map((sink) => (sink.type === 'log' && sink.path ? { ...sink, path: at(sink.path) } : sink)),
     pluginSearchPaths: [where.baseDir, ...parsed.plugin_paths.map(at)],
