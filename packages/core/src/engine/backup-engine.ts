@@ -17,6 +17,7 @@ import {
   SHA256_OBJECT_MAGIC,
   blockCount,
   chunkObjectName,
+  parentLocation,
   parseMetadata,
   parseSha256Object,
   serializeMetadata,
@@ -91,6 +92,8 @@ export interface RestoreResult {
 }
 
 interface ChainObject {
+  /** The container of the chain member that stored it: an incremental's parent may live in another one. */
+  readonly container: string;
   readonly key: string;
   readonly record: StoredObjectRecord;
 }
@@ -342,7 +345,7 @@ export class BackupEngine {
       seen.add(id);
       const metadata = await this.readMetadata(next, signal);
       chain.unshift({ location: next, metadata });
-      next = metadata.parent;
+      next = parentLocation(metadata, next);
     }
     return chain;
   }
@@ -373,7 +376,7 @@ export class BackupEngine {
     for (const { location, metadata } of chain) {
       for (const [first, count] of metadata.zeroRuns) source.fill(ZERO, first, Math.min(first + count, blocks));
       for (const record of metadata.objects) {
-        const index = objects.push({ key: location.prefix + record.name, record }) - 1;
+        const index = objects.push({ container: location.container, key: location.prefix + record.name, record }) - 1;
         for (const [first, count] of record.runs) source.fill(index, first, Math.min(first + count, blocks));
       }
     }
@@ -428,8 +431,7 @@ export class BackupEngine {
     volumeSize: number,
     buffers: { stored: BufferPool; output: BufferPool },
   ): Promise<number> {
-    const { container } = request;
-    const { record, key } = object;
+    const { container, record, key } = object;
     const corrupt = (detail: string, cause?: unknown) =>
       new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName} is corrupt: ${detail}`, {
         cause,

@@ -96,6 +96,7 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
   if (!Array.isArray(metadata.objects) || !Array.isArray(metadata.zeroRuns) || metadata.sha256Object === undefined) {
     throw new InvalidBackupError(`backup metadata ${where}: objects, zeroRuns or sha256Object missing`);
   }
+  checkParentLink(metadata.parent, where);
   for (const record of metadata.objects) {
     if (!COMPRESSION_ALGORITHMS.includes(record.compression)) {
       throw new InvalidBackupError(
@@ -104,6 +105,35 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
     }
   }
   return metadata as BackupMetadata;
+}
+
+function checkParentLink(parent: unknown, where: string): void {
+  if (parent === null) return;
+  const link = parent as { backupId?: unknown; container?: unknown; prefix?: unknown } | undefined;
+  const optionalText = (value: unknown) => value === undefined || (typeof value === 'string' && value !== '');
+  if (
+    typeof link !== 'object' ||
+    typeof link.backupId !== 'string' ||
+    !optionalText(link.container) ||
+    !optionalText(link.prefix) ||
+    (typeof link.prefix === 'string' && !link.prefix.endsWith('/'))
+  ) {
+    throw new InvalidBackupError(`backup metadata ${where}: parent must be null or { backupId, container, prefix ending with "/" }`);
+  }
+}
+
+/**
+ * Where the parent of the backup at `location` lives (null for a full backup). Every v1 writer records the
+ * parent's own container and prefix; a link without them (hand-made or foreign metadata) is read as the
+ * parent in the child's container under the default prefix, which is where an older writer would have put it.
+ */
+export function parentLocation(metadata: BackupMetadata, location: BackupLocation): BackupLocation | null {
+  const parent = metadata.parent as Partial<BackupLocation> & { readonly backupId: string } | null;
+  if (parent === null) return null;
+  return {
+    container: parent.container ?? location.container,
+    prefix: parent.prefix ?? defaultBackupPrefix(metadata.volumeId, parent.backupId),
+  };
 }
 
 /**
