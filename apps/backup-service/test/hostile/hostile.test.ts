@@ -1,0 +1,59 @@
+/**
+ * The hostile-input suite (issue 11): random sequences of API calls by two member projects and an admin, with
+ * malformed input and interleavings, against an in-process service; invariants after each step.
+ *
+ * Knobs (environment): STOWAGE_HOSTILE_SEED, STOWAGE_HOSTILE_PATH (replay a shrunk failure), STOWAGE_HOSTILE_RUNS,
+ * STOWAGE_HOSTILE_SECONDS (the time budget), STOWAGE_HOSTILE_ONLY (one invariant fails the run; shrink towards it).
+ */
+import fc from 'fast-check';
+import { afterAll, describe, it } from 'vitest';
+import { HostileRun, InvariantViolation, totals } from './hostile-run.js';
+import { stepsArb, type Step } from './hostile-steps.js';
+
+const seed = Number(process.env.STOWAGE_HOSTILE_SEED ?? 1111);
+const path = process.env.STOWAGE_HOSTILE_PATH;
+const numRuns = Number(process.env.STOWAGE_HOSTILE_RUNS ?? 28);
+const budgetSeconds = Number(process.env.STOWAGE_HOSTILE_SECONDS ?? 170);
+const only = process.env.STOWAGE_HOSTILE_ONLY;
+const started = Date.now();
+
+afterAll(() => {
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`hostile suite: ${totals.steps} API steps in ${totals.runs} runs, ${totals.errorPaths.size} distinct (route, status, message) error paths, ${seconds} s`);
+  if (process.env.STOWAGE_HOSTILE_PATHS === '1') console.log([...totals.errorPaths].sort().join('\n'));
+});
+
+function replayCommand(failingSeed: number, failingPath: string | undefined): string {
+  const env = [`STOWAGE_HOSTILE_SEED=${failingSeed}`, failingPath ? `STOWAGE_HOSTILE_PATH=${failingPath}` : '', only ? `STOWAGE_HOSTILE_ONLY=${only}` : ''].filter(Boolean).join(' ');
+  return `${env} pnpm --filter @stowage/backup-service exec vitest run test/hostile`;
+}
+
+describe('hostile input', () => {
+  it('keeps every invariant under random sequences of API calls', async () => {
+    const property = fc.asyncProperty(stepsArb(50, 110), async (steps: Step[]) => {
+      await new HostileRun({ only }).execute(steps);
+    });
+    const details = await fc.check(property, {
+      seed,
+      numRuns,
+      ...(path === undefined ? {} : { path }),
+      interruptAfterTimeLimit: budgetSeconds * 1000,
+      markInterruptAsFailure: false,
+    });
+    if (!details.failed) return;
+    const error = details.errorInstance;
+    const violation = error instanceof InvariantViolation ? error : undefined;
+    const steps = details.counterexample?.[0] ?? [];
+    const shown = violation ? steps.slice(0, violation.stepIndex + 1) : steps;
+    throw new Error(
+      [
+        `hostile suite failed: ${error instanceof Error ? error.message : String(error)}`,
+        `seed ${details.seed}, path ${details.counterexamplePath ?? '-'}, after ${details.numShrinks} shrinks`,
+        `steps (up to the failing one, ${shown.length} of ${steps.length}):`,
+        ...shown.map((step, index) => `  ${index}: ${fc.stringify(step)}`),
+        `replay: ${replayCommand(details.seed, details.counterexamplePath ?? undefined)}`,
+      ].join('\n'),
+      { cause: error },
+    );
+  }, (budgetSeconds + 240) * 1000);
+});
