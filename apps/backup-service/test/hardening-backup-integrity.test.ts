@@ -3,6 +3,7 @@
  * different containers restores, stored metadata is checked against the row, and an import's parent must be the
  * caller's.
  */
+import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -93,6 +94,70 @@ describe('a chain whose members live in different containers (issue 11, item 1)'
     expect(incremental).toMatchObject({ status: 'available', is_incremental: true, container: 'backups' });
 
     const restored = await restoreIntoNewVolume(service, incremental.id);
+    expect(restored.volume.status).toBe('available');
+    expect(await sha256File(restored.path)).toBe(await sha256File(volume.path));
+  });
+});
+
+function decodeRecord(url: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(url, 'base64').toString('utf8')) as Record<string, unknown>;
+}
+
+function encodeRecord(record: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(record)).toString('base64');
+}
+
+async function importRecord(service: RunningService, backupService: string, record: Record<string, unknown>, token = 'u1:p1') {
+  return call(service, 'POST', '/backups/import_record', { 'backup-record': { backup_service: backupService, backup_url: encodeRecord(record) } }, token);
+}
+
+describe('stored metadata is checked against the row (issue 11, item 6)', () => {
+  it('refuses to restore another backup\'s objects copied into a backup\'s prefix, and leaves the target untouched', async () => {
+    const { service, backupsPath } = await startPosixService('impostor');
+    const volume = await createVolume(service);
+    await writeRandom(volume.path, [0], MiB);
+    const mine = await createBackup(service, { volume_id: volume.id, name: 'mine' });
+    await writeRandom(volume.path, [0], MiB);
+    const theirs = await createBackup(service, { volume_id: volume.id, name: 'theirs' });
+    const folder = (id: string) => join(backupsPath, 'backups', `volume_${volume.id}`, `backup_${id}`);
+    await rm(folder(mine.id), { recursive: true });
+    await cp(folder(theirs.id), folder(mine.id), { recursive: true });
+
+    const target = await createVolume(service);
+    await writeRandom(target.path, [0], 4096);
+    const before = await sha256File(target.path);
+    const restore = await call(service, 'POST', `/backups/${mine.id}/restore`, { restore: { volume_id: target.id } });
+    expect(restore.status).toBe(202);
+    const ended = await waitUntil('restore ended', async () => {
+      const { body } = await call(service, 'GET', `/volumes/${target.id}`);
+      return body.volume.status === 'restoring-backup' ? undefined : body.volume;
+    }, 30_000);
+    expect(ended.status).toBe('error_restoring');
+    expect(await sha256File(target.path)).toBe(before);
+    expect((await settled(service, mine.id)).status).toBe('available');
+  });
+
+  it('an import whose size was edited ends error with the reason; an unedited copy under a new id is available', async () => {
+    const { service } = await startPosixService('edited-size');
+    const volume = await createVolume(service);
+    await writeRandom(volume.path, [0], MiB);
+    const original = await createBackup(service, { volume_id: volume.id });
+    const exported = await call(service, 'GET', `/backups/${original.id}/export_record`);
+    expect(exported.status).toBe(200);
+    const { backup_service: backupService, backup_url: url } = exported.body['backup-record'];
+    const record = decodeRecord(url);
+
+    const edited = await importRecord(service, backupService, { ...record, id: crypto.randomUUID(), size: 2 });
+    expect(edited.status).toBe(201);
+    const refused = await settled(service, edited.body.backup.id);
+    expect(refused.status).toBe('error');
+    expect(refused.fail_reason).toMatch(/volume size 1073741824 bytes, the record says 2147483648 bytes/);
+
+    // Tempest's export/import: the same record under a new id shares the data and stays restorable.
+    const copy = await importRecord(service, backupService, { ...record, id: crypto.randomUUID() });
+    expect(copy.status).toBe(201);
+    expect((await settled(service, copy.body.backup.id)).status).toBe('available');
+    const restored = await restoreIntoNewVolume(service, copy.body.backup.id);
     expect(restored.volume.status).toBe('available');
     expect(await sha256File(restored.path)).toBe(await sha256File(volume.path));
   });

@@ -9,7 +9,7 @@ import {
   openVolumeFile,
   parseCompressionAlgorithm,
 } from '@stowage/core';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,18 @@ async function backup(engine: BackupEngine, file: string, name: string, parent?:
   } finally {
     await source.close();
   }
+}
+
+async function keysUnder(driver: MemoryStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of driver.listObjects('backups', prefix)) keys.push(key);
+  return keys;
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(Buffer.from(part));
+  return Buffer.concat(parts);
 }
 
 async function restore(engine: BackupEngine, name: string, file: string): Promise<string> {
@@ -140,6 +152,51 @@ describe('engine behaviour', () => {
     const bytes = Buffer.from(JSON.stringify({ ...child.metadata, parent: { backupId: 'bare-full' } }));
     await driver.putObject('backups', `${at('bare-child').prefix}${METADATA_OBJECT}`, bytes, { length: bytes.length });
     expect(await restore(engine, 'bare-child', join(dir, 'bare-link-restored'))).toBe(await sha256File(file));
+  });
+
+  it('refuses another backup\'s objects copied into a prefix, naming both ids, before the target is touched', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem', chunkSize: MiB });
+    const file = join(dir, 'impostor');
+    await generateVolumeFile(file, { size: 2 * MiB, runSize: MiB, seed: 'impostor' });
+    await backup(engine, file, 'mine');
+    await backup(engine, file, 'theirs');
+    for (const key of await keysUnder(driver, at('mine').prefix)) await driver.deleteObject('backups', key);
+    for (const key of await keysUnder(driver, at('theirs').prefix)) {
+      const bytes = await readAll(await driver.getObject('backups', key));
+      await driver.putObject('backups', at('mine').prefix + key.slice(at('theirs').prefix.length), bytes, { length: bytes.length });
+    }
+    const targetFile = join(dir, 'impostor-target');
+    await writeFile(targetFile, 'untouched');
+    const target = await openRestoreFile(targetFile);
+    const refused = await engine
+      .restore({ ...at('mine'), target, expected: { backupId: 'mine', volumeId: 'v', volumeSize: 2 * MiB } })
+      .finally(() => target.close())
+      .catch((error: unknown) => error);
+    expect(InvalidBackupError.isInstance(refused)).toBe(true);
+    expect((refused as Error).message).toMatch(/records backup id theirs, the record says mine/);
+    expect(await readFile(targetFile, 'utf8')).toBe('untouched');
+    await expect(engine.readMetadata(at('mine'), undefined, { backupId: 'mine' })).rejects.toThrow(/backup id theirs, the record says mine/);
+  });
+
+  it('refuses metadata whose volume size or volume id disagrees with the record, naming both values', async () => {
+    const engine = new BackupEngine({ driver: new MemoryStore(), backendName: 'mem', chunkSize: MiB });
+    const file = join(dir, 'sized');
+    await generateVolumeFile(file, { size: 2 * MiB, runSize: MiB, seed: 'sized' });
+    await backup(engine, file, 'sized');
+    const targetFile = join(dir, 'sized-target');
+    await writeFile(targetFile, Buffer.alloc(MiB));
+    const target = await openRestoreFile(targetFile);
+    const refused = engine
+      .restore({ ...at('sized'), target, expected: { backupId: 'sized', volumeId: 'v', volumeSize: MiB } })
+      .finally(() => target.close());
+    await expect(refused).rejects.toThrow(/volume size 2097152 bytes, the record says 1048576 bytes/);
+    expect((await stat(targetFile)).size).toBe(MiB);
+    await expect(engine.readMetadata(at('sized'), undefined, { backupId: 'sized', volumeId: 'w' })).rejects.toThrow(
+      /volume id v, the record says w/,
+    );
+    const agreed = await engine.readMetadata(at('sized'), undefined, { backupId: 'sized', volumeId: 'v', volumeSize: 2 * MiB });
+    expect(agreed.backupId).toBe('sized');
   });
 
   it('refuses an incremental when the block size changed', async () => {

@@ -19,6 +19,7 @@ import {
   type BackupLocation,
   type BackupResult,
   type DriverPlugin,
+  type ExpectedBackup,
   type Notifier,
   type RestoreResult,
   type StorageDriver,
@@ -85,6 +86,8 @@ export interface CreateSteps {
 
 export interface RestoreWork {
   readonly location: BackupLocation;
+  /** What the row says the backup is: metadata that disagrees is refused before the target is touched. */
+  readonly expected: ExpectedBackup;
   readonly volumePath: string;
 }
 
@@ -96,8 +99,14 @@ export interface RestoreSteps {
   failed(reason: string, error?: unknown): Promise<void>;
 }
 
+export interface ImportWork {
+  readonly location: BackupLocation;
+  /** What the imported record says the backup is: the backend's metadata must agree. */
+  readonly expected: ExpectedBackup;
+}
+
 export interface ImportSteps {
-  begin(): Promise<BackupLocation | undefined>;
+  begin(): Promise<ImportWork | undefined>;
   finished(objectCount: number, backend: { readonly driverName: string; readonly backendName: string }): Promise<void>;
   failed(reason: string, error?: unknown): Promise<void>;
 }
@@ -358,9 +367,9 @@ export class BackupManager {
     if (!work) return { kind: 'skipped' };
     const target = await openRestoreFile(work.volumePath);
     try {
-      const metadata = await runtime.engine.readMetadata(work.location, signal);
+      const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
       // The engine verifies every block's sha256. The volume file keeps its own (possibly larger) size.
-      const result = await runtime.engine.restore({ ...work.location, target, signal });
+      const result = await runtime.engine.restore({ ...work.location, target, signal, expected: work.expected });
       await steps.finished(result, metadata.extra.volume_metadata);
       return { kind: 'done' };
     } catch (error) {
@@ -372,19 +381,22 @@ export class BackupManager {
     }
   }
 
-  /** Verify an imported backup on `serviceHost`: its metadata object must exist on the backend and parse. */
+  /**
+   * Verify an imported backup on `serviceHost`: its metadata object must exist on the backend, parse, and agree
+   * with the record (backup id, volume id, size).
+   */
   importBackup(serviceHost: string, backupId: string, steps: ImportSteps): Promise<ExecutionOutcome> {
     return this.#track(backupId, async (signal) => {
       const runtime = this.backends.get(serviceHost);
-      const location = runtime ? await steps.begin() : undefined;
-      if (!runtime || !location) return { kind: 'skipped' };
+      const work = runtime ? await steps.begin() : undefined;
+      if (!runtime || !work) return { kind: 'skipped' };
       try {
-        const metadata = await runtime.engine.readMetadata(location, signal);
+        const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
         await steps.finished(metadata.objects.length, { driverName: runtime.plugin.name, backendName: runtime.name });
         this.#logger.info({ backup: backupId, host: serviceHost }, 'backup imported');
         return { kind: 'done' };
       } catch (error) {
-        const reason = `import failed: the backup's metadata could not be read on backend ${runtime.name}: ${describeError(error)}`;
+        const reason = `import failed: the backup's metadata on backend ${runtime.name} could not be read or does not match the record: ${describeError(error)}`;
         await steps.failed(reason, error);
         return { kind: 'failed', reason };
       }

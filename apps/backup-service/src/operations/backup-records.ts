@@ -3,7 +3,7 @@
  * Stowage configured on the same storage. An import is verified on the backend (its metadata object must exist)
  * before it becomes `available`; until then it is `creating`, and on failure `error` with nothing touched there.
  */
-import { describeError } from '@stowage/core';
+import { describeError, type ExpectedBackup } from '@stowage/core';
 import type { BackupRow } from '../db/tables.js';
 import type { BackupRecord } from '../domain/backup-record.js';
 import { InvalidState, ServiceUnavailable } from '../domain/errors.js';
@@ -19,6 +19,23 @@ export const BACKUP_SERVICE_PREFIX = 'cinder.backup.drivers.stowage.';
 export const RECORD_FORMAT = 'stowage.backup-record/v1';
 /** Cinder's volume id of an imported backup whose volume is unknown. */
 const NULL_VOLUME = '00000000-0000-0000-0000-000000000000';
+const GiB = 1024 ** 3;
+/** The engine's default prefix `volume_<volume>/backup_<backup>/` names the backup that wrote the data there. */
+const DEFAULT_PREFIX = /^volume_[^/]+\/backup_([^/]+)\/$/;
+
+/**
+ * What a backup row says its data is, for the engine to check the stored metadata against before a restore or an
+ * import trusts it. The data's backup id is the row's own, except for an imported copy whose record changed the id
+ * (tempest's export/import test does): its prefix still names the backup that wrote the data.
+ */
+export function expectedBackupOf(row: Pick<BackupRow, 'id' | 'volume_id' | 'size' | 'service_metadata'>): ExpectedBackup {
+  const writer = DEFAULT_PREFIX.exec(row.service_metadata ?? '')?.[1];
+  return {
+    backupId: writer ?? row.id,
+    volumeId: row.volume_id === NULL_VOLUME ? undefined : row.volume_id,
+    volumeSize: row.size * GiB,
+  };
+}
 
 export interface ExportedRecord {
   /** The driver that stored the data (`backup.service`). */
@@ -111,7 +128,7 @@ function importSteps(deps: OperationDeps, backupId: string): ImportSteps {
     async begin() {
       const backup = await store.getBackup(backupId);
       if (!backup || backup.status !== BackupStatus.Creating || !backup.container || !backup.service_metadata) return undefined;
-      return { container: backup.container, prefix: backup.service_metadata };
+      return { location: { container: backup.container, prefix: backup.service_metadata }, expected: expectedBackupOf(backup) };
     },
     async finished(objectCount, backend) {
       await store.updateBackup(

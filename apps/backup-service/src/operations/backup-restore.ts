@@ -13,6 +13,7 @@ import type { RestoreSteps } from '../manager/backup-manager.js';
 import { backupUsagePayload } from '../notifications/backup-payload.js';
 import type { PlacedHost } from '../placement/placement.js';
 import { findBackup } from './backup-queries.js';
+import { expectedBackupOf } from './backup-records.js';
 import { scopeOf, type Caller, type OperationDeps } from './context.js';
 import { createVolumeFile, removeVolumeFile, volumeFilePath } from './volume-files.js';
 
@@ -132,7 +133,11 @@ function restoreSteps(deps: OperationDeps, backupId: string, volumeId: string): 
         await failed(`backup ${backupId} has no data location`);
         return undefined;
       }
-      return { location: { container: backup.container, prefix: backup.service_metadata }, volumePath: target.path };
+      return {
+        location: { container: backup.container, prefix: backup.service_metadata },
+        expected: expectedBackupOf(backup),
+        volumePath: target.path,
+      };
     },
     async finished(result, sourceVolumeMetadata) {
       const merged = {

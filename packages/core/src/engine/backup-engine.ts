@@ -77,8 +77,22 @@ export interface BackupResult {
   readonly metadata: BackupMetadata;
 }
 
+/**
+ * What the caller's records (the service's database row) say a backup is. Metadata that disagrees belongs to
+ * another backup (objects copied or moved into this prefix) or to an edited record, and is refused.
+ */
+export interface ExpectedBackup {
+  readonly backupId: string;
+  /** Omit when the record does not know the volume. */
+  readonly volumeId?: string | undefined;
+  /** The backed-up volume's size in bytes. */
+  readonly volumeSize?: number | undefined;
+}
+
 export interface RestoreRequest extends BackupLocation {
   readonly target: RestoreTarget;
+  /** Checked against the newest backup's metadata before anything is written to the target. */
+  readonly expected?: ExpectedBackup | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((progress: Progress) => void) | undefined;
 }
@@ -259,8 +273,11 @@ export class BackupEngine {
     await this.driver.putObject(container, key, data, { length: data.length, sha256: digest, signal });
   }
 
-  /** Read a backup's metadata; `InvalidBackupError` when it is missing (the backup is incomplete or gone). */
-  async readMetadata(location: BackupLocation, signal?: AbortSignal): Promise<BackupMetadata> {
+  /**
+   * Read a backup's metadata; `InvalidBackupError` when it is missing (the backup is incomplete or gone), or when
+   * it disagrees with `expected` (what the caller's records say the backup is).
+   */
+  async readMetadata(location: BackupLocation, signal?: AbortSignal, expected?: ExpectedBackup): Promise<BackupMetadata> {
     const key = location.prefix + METADATA_OBJECT;
     const bytes = await this.#getObject(location.container, key, MAX_METADATA_BYTES, signal).catch(
       (error: unknown) => {
@@ -273,7 +290,28 @@ export class BackupEngine {
         throw error;
       },
     );
-    return parseMetadata(bytes, `${location.container}/${key}`);
+    const metadata = parseMetadata(bytes, `${location.container}/${key}`);
+    if (expected) this.#checkIdentity(location, metadata, expected);
+    return metadata;
+  }
+
+  #checkIdentity(location: BackupLocation, metadata: BackupMetadata, expected: ExpectedBackup): void {
+    const where = `backup metadata at ${location.container}/${location.prefix} on backend ${this.backendName}`;
+    const disagreements: string[] = [];
+    if (metadata.backupId !== expected.backupId) disagreements.push(`backup id ${metadata.backupId}, the record says ${expected.backupId}`);
+    if (expected.volumeId !== undefined && metadata.volumeId !== expected.volumeId) {
+      disagreements.push(`volume id ${metadata.volumeId}, the record says ${expected.volumeId}`);
+    }
+    if (expected.volumeSize !== undefined && metadata.volumeSize !== expected.volumeSize) {
+      disagreements.push(`volume size ${metadata.volumeSize} bytes, the record says ${expected.volumeSize} bytes`);
+    }
+    if (disagreements.length > 0) {
+      throw new InvalidBackupError(`${where} does not belong to this backup: it records ${disagreements.join('; ')}`, {
+        backend: this.backendName,
+        container: location.container,
+        object: location.prefix + METADATA_OBJECT,
+      });
+    }
   }
 
   async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<{ backupId: string; digests: Buffer }> {
@@ -295,7 +333,15 @@ export class BackupEngine {
         { backend: this.backendName, container: location.container, object: key },
       );
     }
-    return parseSha256Object(bytes, `${location.container}/${key}`);
+    const parsed = parseSha256Object(bytes, `${location.container}/${key}`);
+    const { header } = parsed;
+    if (header.backupId !== metadata.backupId || header.volumeSize !== metadata.volumeSize || header.blockSize !== metadata.blockSize) {
+      throw new InvalidBackupError(
+        `sha256 object ${location.container}/${key} on backend ${this.backendName} is of backup ${header.backupId} (${header.volumeSize} bytes, ${header.blockSize}-byte blocks), its metadata of backup ${metadata.backupId} (${metadata.volumeSize} bytes, ${metadata.blockSize}-byte blocks)`,
+        { backend: this.backendName, container: location.container, object: key },
+      );
+    }
+    return parsed;
   }
 
   /** Fetch a whole object of at most `maxBytes` (metadata, sha256 objects). */
@@ -335,16 +381,23 @@ export class BackupEngine {
   }
 
   /** Load the chain of metadata from the full backup to `location`. */
-  async readChain(location: BackupLocation, signal?: AbortSignal): Promise<Array<{ location: BackupLocation; metadata: BackupMetadata }>> {
+  async readChain(
+    location: BackupLocation,
+    signal?: AbortSignal,
+    expected?: ExpectedBackup,
+  ): Promise<Array<{ location: BackupLocation; metadata: BackupMetadata }>> {
     const chain: Array<{ location: BackupLocation; metadata: BackupMetadata }> = [];
     let next: BackupLocation | null = location;
+    let nextExpected: ExpectedBackup | undefined = expected;
     const seen = new Set<string>();
     while (next !== null) {
       const id = `${next.container}/${next.prefix}`;
       if (seen.has(id) || chain.length > 10_000) throw new InvalidBackupError(`backup chain through ${id} loops`);
       seen.add(id);
-      const metadata = await this.readMetadata(next, signal);
+      const metadata = await this.readMetadata(next, signal, nextExpected);
       chain.unshift({ location: next, metadata });
+      // A parent must be the backup its child names, wherever it is found.
+      nextExpected = metadata.parent ? { backupId: metadata.parent.backupId } : undefined;
       next = parentLocation(metadata, next);
     }
     return chain;
@@ -357,7 +410,7 @@ export class BackupEngine {
    */
   async restore(request: RestoreRequest): Promise<RestoreResult> {
     const { signal } = request;
-    const chain = await this.readChain(request, signal);
+    const chain = await this.readChain(request, signal, request.expected);
     const newest = chain[chain.length - 1]!;
     const { volumeSize, blockSize } = newest.metadata;
     for (const { metadata } of chain) {
