@@ -58,7 +58,12 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   });
   const manager = new BackupManager({ config, store, notifier, logger, backends });
   const placement = new Placement({ store, serviceDownTimeMs: config.serviceDownTimeMs, reach: manager, pickHost: options.pickHost });
-  const quotas = new Quotas(store, { backups: config.quotaBackups, backupGigabytes: config.quotaBackupGigabytes });
+  const quotas = new Quotas(store, {
+    backups: config.quotaBackups,
+    backupGigabytes: config.quotaBackupGigabytes,
+    volumes: config.quotaVolumes,
+    gigabytes: config.quotaGigabytes,
+  });
   const background = new BackgroundWork(logger);
   const operations: OperationDeps = { config, store, manager, placement, quotas, notifier, logger, background };
   const authenticator = await createAuthenticator(config, logger);

@@ -42,6 +42,8 @@ beforeAll(async () => {
       auth_strategy: 'tokens',
       auth_tokens_file: tokensFile,
       quota_backups: 6,
+      // This file creates more volumes in project-a than Cinder's default volume quota (10) allows.
+      quota_volumes: -1,
       backends: [{ name: 'b', driver: 'stowage-driver-example', options: { root: join(dir.path, 'b') } }],
     },
     { baseDir: dir.path, source: 'test' },

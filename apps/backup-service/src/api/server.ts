@@ -83,6 +83,8 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
   });
 
   app.setErrorHandler((raw, request, reply) => {
+    // The client gets the operation's own message; what went wrong underneath is for the log only.
+    if (raw instanceof DomainError && raw.kind === 'operation-failed') log.error({ err: raw, cause: raw.cause, method: request.method, url: request.url }, 'operation failed');
     const error = raw instanceof DomainError ? faultOf(raw) : raw;
     if (error instanceof ApiFault) {
       if (error.statusCode === 413) reply.header('Retry-After', '0');

@@ -1,5 +1,6 @@
 /** Response bodies shaped as Cinder's view builders, by microversion. */
 import type { BackupRow, ServiceRow, VolumeRow } from '../db/tables.js';
+import { memberFailReason } from '../domain/fail-reason.js';
 import { toCinderTime } from '../notifications/backup-payload.js';
 import { atLeast, type Microversion } from './microversion.js';
 
@@ -18,6 +19,8 @@ export function backupSummary(backup: BackupRow, base: string) {
 export interface BackupFieldAccess {
   readonly projectAttribute: boolean;
   readonly userId: boolean;
+  /** fail_reason as stored (admins); others see it without paths and URLs. */
+  readonly failReasonDetail: boolean;
 }
 
 export function backupDetail(backup: BackupRow, base: string, version: Microversion, access: BackupFieldAccess) {
@@ -32,7 +35,7 @@ export function backupDetail(backup: BackupRow, base: string, version: Microvers
     updated_at: toCinderTime(backup.updated_at),
     name: backup.display_name,
     description: backup.display_description,
-    fail_reason: backup.fail_reason,
+    fail_reason: access.failReasonDetail ? backup.fail_reason : memberFailReason(backup.fail_reason),
     volume_id: backup.volume_id,
     links: links(base, backup.project_id, 'backups', backup.id),
     is_incremental: backup.parent_id !== null,

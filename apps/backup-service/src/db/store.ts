@@ -35,6 +35,11 @@ export interface BackupListQuery {
 
 export type BackupSortColumn = 'id' | 'status' | 'size' | 'availability_zone' | 'display_name' | 'created_at' | 'updated_at' | 'volume_id' | 'container' | 'data_timestamp';
 
+export interface ProjectVolumeUsage {
+  readonly volumes: number;
+  readonly gigabytes: number;
+}
+
 export interface ProjectBackupUsage {
   readonly backups: number;
   readonly gigabytes: number;
@@ -330,6 +335,17 @@ export class Store {
       .where('deleted', '=', 0)
       .executeTakeFirstOrThrow();
     return { backups: Number(row.count), gigabytes: Number(row.gigabytes ?? 0) };
+  }
+
+  /** What a project's live volumes count against its volume quotas (every status until deleted, as Cinder). */
+  async volumeUsage(projectId: string): Promise<ProjectVolumeUsage> {
+    const row = await this.db
+      .selectFrom('volumes')
+      .select((eb) => [eb.fn.countAll<string | number>().as('count'), eb.fn.sum<string | number | null>('size').as('gigabytes')])
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
+    return { volumes: Number(row.count), gigabytes: Number(row.gigabytes ?? 0) };
   }
 
   /** Per-project hard limits that override the configured defaults. */

@@ -59,6 +59,7 @@ export async function createVolume(deps: OperationDeps, caller: Caller, request:
   for (const [key, value] of request.unsupportedSources) {
     if (value) throw new BadRequest(`Invalid input received: creating a volume from ${key} is not supported by this service; restore a backup with POST /backups/{id}/restore`);
   }
+  checkVolumeSize(deps, size);
   const zone = request.availabilityZone ?? config.storageAvailabilityZone;
   if (zone !== config.storageAvailabilityZone) throw new BadRequest(`Invalid input received: Availability zone '${zone}' is invalid.`);
   const id = crypto.randomUUID();
@@ -81,9 +82,19 @@ export async function createVolume(deps: OperationDeps, caller: Caller, request:
     deleted: 0,
     deleted_at: null,
   };
-  await store.insertVolume(volume);
+  await deps.quotas.reserveVolume(caller.projectId, { volumes: 1, gigabytes: size }, () => store.insertVolume(volume));
   deps.background.run('volume create', () => makeVolume(deps, volume, source));
   return volume;
+}
+
+/** The largest volume a file can hold here: its byte size must stay an exact number (2^53 - 1). */
+const LARGEST_VOLUME_GIB = Math.floor(Number.MAX_SAFE_INTEGER / 1024 ** 3);
+
+/** Cinder's per_volume_size_limit (400 here, before anything is created or grown). */
+export function checkVolumeSize(deps: OperationDeps, sizeGiB: number): void {
+  const configured = deps.config.perVolumeSizeLimit;
+  const limit = configured < 0 ? LARGEST_VOLUME_GIB : Math.min(configured, LARGEST_VOLUME_GIB);
+  if (sizeGiB > limit) throw new BadRequest(`Invalid input received: Requested volume size ${sizeGiB}G is larger than maximum allowed limit ${limit}G.`);
 }
 
 /** The backup a 3.47 volume create restores: visible to the caller, available, with a host up to restore it. */
@@ -145,17 +156,22 @@ export async function extendVolume(deps: OperationDeps, caller: Caller, volumeId
   if (newSize <= volume.size) {
     throw new BadRequest(`Invalid input received: New size for extend must be greater than current size. (current: ${volume.size}, extended: ${newSize}).`);
   }
-  if (!(await store.transitionVolume(volume.id, [VolumeStatus.Available], { status: VolumeStatus.Extending }))) {
-    throw new InvalidState(`Invalid volume: Volume status must be 'available' to extend`);
-  }
-  try {
-    await growVolumeFile(volume.path, newSize);
-    await store.updateVolume(volume.id, { size: newSize });
-    await store.transitionVolume(volume.id, [VolumeStatus.Extending], { status: VolumeStatus.Available });
-  } catch (error) {
-    await store.transitionVolume(volume.id, [VolumeStatus.Extending], { status: VolumeStatus.ErrorExtending });
-    throw new OperationFailed(`extending volume ${volume.id} failed: ${describeError(error)}`, { cause: error });
-  }
+  checkVolumeSize(deps, newSize);
+  await deps.quotas.reserveVolume(volume.project_id, { volumes: 0, gigabytes: newSize - volume.size }, async () => {
+    if (!(await store.transitionVolume(volume.id, [VolumeStatus.Available], { status: VolumeStatus.Extending }))) {
+      throw new InvalidState(`Invalid volume: Volume status must be 'available' to extend`);
+    }
+    try {
+      await growVolumeFile(volume.path, newSize);
+      await store.updateVolume(volume.id, { size: newSize });
+      await store.transitionVolume(volume.id, [VolumeStatus.Extending], { status: VolumeStatus.Available });
+    } catch (error) {
+      await store.transitionVolume(volume.id, [VolumeStatus.Extending], { status: VolumeStatus.ErrorExtending });
+      // The member sees Cinder's kind of message; the file system's own (paths, errno) goes to the log.
+      deps.logger.error({ volume: volume.id, newSize, err: describeError(error) }, 'extending the volume file failed');
+      throw new OperationFailed(`Volume ${volume.id} could not be extended to ${newSize}G.`, { cause: error });
+    }
+  });
 }
 
 /** Delete (202): only from the statuses Cinder allows; the file goes after the answer. */

@@ -1,6 +1,7 @@
 /**
  * Cinder's backup quotas: `backups` (count) and `backup_gigabytes` (sum of sizes) per project, defaults
- * `quota_backups` 10 and `quota_backup_gigabytes` 1000, -1 unlimited, per-project overrides in `quotas`.
+ * `quota_backups` 10 and `quota_backup_gigabytes` 1000, -1 unlimited, per-project overrides in `quotas`; and its
+ * volume quotas `volumes` and `gigabytes` (`quota_volumes` 10, `quota_gigabytes` 1000).
  *
  * Usage is what the project's live backup rows hold, so a delete (or a failed request that never inserted
  * its row) releases it with no bookkeeping to drift. Check-and-insert runs under a per-project lock, so two
@@ -12,6 +13,8 @@ import { QuotaExceeded } from '../domain/errors.js';
 export interface QuotaDefaults {
   readonly backups: number;
   readonly backupGigabytes: number;
+  readonly volumes: number;
+  readonly gigabytes: number;
 }
 
 export class Quotas {
@@ -39,6 +42,27 @@ export class Quotas {
       if (maxGigabytes >= 0 && usage.gigabytes + gigabytes > maxGigabytes) {
         throw new QuotaExceeded(
           `Requested backup exceeds allowed Backup gigabytes quota. Requested ${gigabytes}G, quota is ${maxGigabytes}G and ${usage.gigabytes}G has been consumed.`,
+        );
+      }
+      return commit();
+    });
+  }
+
+  /**
+   * Check that `volumes` more volumes (0 for an extend) and `gigabytes` more GiB fit the project's volume quotas,
+   * then run `commit` (which inserts or grows the volume row) before any other volume reservation of the project.
+   */
+  async reserveVolume<T>(projectId: string, change: { readonly volumes: 0 | 1; readonly gigabytes: number }, commit: () => Promise<T>): Promise<T> {
+    return this.#withLock(`volumes:${projectId}`, async () => {
+      const [usage, overrides] = await Promise.all([this.#store.volumeUsage(projectId), this.#store.quotaLimits(projectId)]);
+      const maxVolumes = overrides.get('volumes') ?? this.#defaults.volumes;
+      const maxGigabytes = overrides.get('gigabytes') ?? this.#defaults.gigabytes;
+      if (change.volumes > 0 && maxVolumes >= 0 && usage.volumes + change.volumes > maxVolumes) {
+        throw new QuotaExceeded(`Maximum number of volumes allowed (${maxVolumes}) exceeded for quota 'volumes'.`);
+      }
+      if (maxGigabytes >= 0 && usage.gigabytes + change.gigabytes > maxGigabytes) {
+        throw new QuotaExceeded(
+          `Requested volume or snapshot exceeds allowed gigabytes quota. Requested ${change.gigabytes}G, quota is ${maxGigabytes}G and ${usage.gigabytes}G has been consumed.`,
         );
       }
       return commit();

@@ -5,7 +5,7 @@ import { backupRecordSchema, type BackupRecord } from '../../domain/backup-recor
 import { resetBackupStatus } from '../../operations/backup-admin.js';
 import { deleteBackup } from '../../operations/backup-delete.js';
 import { BACKUP_SERVICE_PREFIX, exportBackupRecord, importBackupRecord } from '../../operations/backup-records.js';
-import { restoreBackup } from '../../operations/backup-restore.js';
+import { restoreBackupWithinQuota } from '../../operations/restore-within-quota.js';
 import { ApiFault, badRequest } from '../faults.js';
 import { authorize } from '../policy.js';
 import { baseUrl, callerOf } from '../request-context.js';
@@ -21,7 +21,7 @@ export function registerBackupActionRoutes(app: FastifyInstance, deps: ApiDepend
   v3Route(app, 'POST', 'backups/:backup_id/restore', async (request, reply) => {
     authorize(request.stowage, 'backup:restore');
     const body = validateBody(restoreSchema, request.body).restore ?? {};
-    const restore = await restoreBackup(operations, callerOf(request), backupIdParam(request), {
+    const restore = await restoreBackupWithinQuota(operations, callerOf(request), backupIdParam(request), {
       volumeId: body.volume_id ?? null,
       name: body.name ?? null,
     });

@@ -39,6 +39,7 @@ function detailOf(request: FastifyRequest, backup: BackupRow) {
   return backupDetail(backup, baseUrl(request), version, {
     projectAttribute: allowed(request.stowage, 'backup:backup_project_attribute'),
     userId: allowed(request.stowage, 'volume:backup_user_id'),
+    failReasonDetail: request.stowage.isAdmin,
   });
 }
 
