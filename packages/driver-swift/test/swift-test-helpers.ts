@@ -29,14 +29,30 @@ export async function adminToken(endpoints: SwiftEndpoints): Promise<string> {
   return token;
 }
 
+/**
+ * A Swift client for test clean-up that behaves like a real one: a 401 (tempauth keeps tokens in memcached, which
+ * can miss on a loaded machine or after a proxy restart) gets a fresh token and one more try, a bounded number of times.
+ */
+function swiftClient(endpoints: SwiftEndpoints): (url: string, method?: string) => Promise<Response> {
+  let token: string | undefined;
+  return async (url, method = 'GET') => {
+    for (let attempt = 1; ; attempt += 1) {
+      token ??= await adminToken(endpoints);
+      const response = await fetchRetrying(url, { method, headers: { 'X-Auth-Token': token } });
+      if (response.status !== 401 || attempt >= 4) return response;
+      await response.body?.cancel();
+      token = undefined;
+    }
+  };
+}
+
 /** Delete a container and everything in it (404s ignored). */
 export async function deleteContainer(endpoints: SwiftEndpoints, container: string): Promise<void> {
-  const token = await adminToken(endpoints);
-  const headers = { 'X-Auth-Token': token };
+  const swift = swiftClient(endpoints);
   const base = `${endpoints.storageUrl}/${encodeURIComponent(container)}`;
   // Bounded: a container the helper cannot empty in this many pages is a failure, not a hang.
   for (let page = 0; page < 1000; page += 1) {
-    const listing = await fetchRetrying(`${base}?format=json&limit=1000`, { headers });
+    const listing = await swift(`${base}?format=json&limit=1000`);
     if (listing.status === 404) {
       await listing.body?.cancel();
       return;
@@ -46,12 +62,11 @@ export async function deleteContainer(endpoints: SwiftEndpoints, container: stri
     if (names.length === 0) break;
     await Promise.all(
       names.map(async (name) => {
-        const url = `${base}/${name.split('/').map(encodeURIComponent).join('/')}`;
-        const response = await fetchRetrying(url, { method: 'DELETE', headers });
+        const response = await swift(`${base}/${name.split('/').map(encodeURIComponent).join('/')}`, 'DELETE');
         await response.body?.cancel();
       }),
     );
   }
-  const response = await fetchRetrying(base, { method: 'DELETE', headers });
+  const response = await swift(base, 'DELETE');
   await response.body?.cancel();
 }
