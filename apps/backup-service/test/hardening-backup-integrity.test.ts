@@ -162,3 +162,45 @@ describe('stored metadata is checked against the row (issue 11, item 6)', () => 
     expect(await sha256File(restored.path)).toBe(await sha256File(volume.path));
   });
 });
+
+describe('an imported record\'s parent (issue 11, item 7)', () => {
+  it('a parent_id of another project\'s backup is dropped: that project can still delete its own backup', async () => {
+    const { service } = await startPosixService('import-parent');
+    const volume = await createVolume(service);
+    await writeRandom(volume.path, [0], MiB);
+    const full = await createBackup(service, { volume_id: volume.id });
+    await writeRandom(volume.path, [0], 4096);
+    const incremental = await createBackup(service, { volume_id: volume.id, incremental: true });
+    expect(incremental.is_incremental).toBe(true);
+    const exported = await call(service, 'GET', `/backups/${incremental.id}/export_record`);
+    const { backup_service: backupService, backup_url: url } = exported.body['backup-record'];
+
+    // An admin of another project imports the incremental's record, naming p1's full backup as its parent.
+    const imported = await importRecord(service, backupService, { ...decodeRecord(url), id: crypto.randomUUID(), parent_id: full.id }, 'admin2:p2');
+    expect(imported.status).toBe(201);
+    const importedBackup = await settled(service, imported.body.backup.id, 'admin2:p2');
+    expect(importedBackup.status).toBe('available');
+    expect((await service.store.getBackup(imported.body.backup.id))?.parent_id).toBeNull();
+    expect((await service.store.getBackup(full.id))?.num_dependent_backups).toBe(1);
+
+    // p1 deletes its incremental, then its full backup: nothing of p2's holds them.
+    expect((await call(service, 'DELETE', `/backups/${incremental.id}`)).status).toBe(202);
+    await waitUntil('incremental deleted', async () => (await call(service, 'GET', `/backups/${incremental.id}`)).status === 404, 30_000);
+    expect((await call(service, 'DELETE', `/backups/${full.id}`)).status).toBe(202);
+    await waitUntil('full deleted', async () => (await call(service, 'GET', `/backups/${full.id}`)).status === 404, 30_000);
+  });
+
+  it('a parent_id of the caller\'s own backup on the same backend stays linked', async () => {
+    const { service } = await startPosixService('import-own-parent');
+    const volume = await createVolume(service);
+    await writeRandom(volume.path, [0], MiB);
+    const full = await createBackup(service, { volume_id: volume.id });
+    const exported = await call(service, 'GET', `/backups/${full.id}/export_record`);
+    const { backup_service: backupService, backup_url: url } = exported.body['backup-record'];
+    const imported = await importRecord(service, backupService, { ...decodeRecord(url), id: crypto.randomUUID(), parent_id: full.id });
+    expect(imported.status).toBe(201);
+    expect((await settled(service, imported.body.backup.id)).status).toBe('available');
+    expect((await service.store.getBackup(imported.body.backup.id))?.parent_id).toBe(full.id);
+    expect((await service.store.getBackup(full.id))?.num_dependent_backups).toBe(1);
+  });
+});

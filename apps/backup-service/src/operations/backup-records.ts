@@ -89,7 +89,10 @@ export async function importBackupRecord(deps: OperationDeps, caller: Caller, re
   // The backend the record names, else any backend of the same driver (another Stowage, same storage).
   const placed = await placement.placeImport({ backendName: record.driver_info?.backend_name ?? null, driverName: request.driverName });
   if (!placed) throw new ServiceUnavailable(`Service ${request.backupService} could not be found.`);
-  const parent = record.parent_id ? await store.getBackup(record.parent_id) : undefined;
+  // Cinder answers 201 whatever parent_id says, so a link that cannot hold is dropped rather than refused: only an
+  // existing backup of the caller's own project on the same backend name can be a parent (bug 1869746), else the
+  // import would block another project's delete of its own backup.
+  const parent = record.parent_id ? await store.getBackup(record.parent_id, caller.projectId) : undefined;
   const parentId = parent && parent.backend_name === placed.backendName ? parent.id : null;
   const row = newBackupRow({
     id: record.id,
