@@ -10,6 +10,14 @@ export const posixOptionsSchema = z
       .string()
       .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, 'container must be a plain folder name (letters, digits, _ . -)')
       .default('backups'),
+    stale_temp_after_seconds: z
+      .number()
+      .int()
+      .min(60, 'stale_temp_after_seconds must be at least 60: a live write must never look stale')
+      .optional()
+      .describe(
+        'At setup, remove temporary files and empty folders left by crashed writes once untouched for this long (default 3600).',
+      ),
     fsync: z
       .boolean()
       .default(true)

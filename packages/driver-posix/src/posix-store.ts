@@ -6,6 +6,7 @@ import {
   type CallOptions,
   type DriverCapabilities,
   type DriverContext,
+  type DriverLogger,
   type ObjectBody,
   type PutBody,
   type PutObjectOptions,
@@ -14,7 +15,7 @@ import {
 import { countedBody, runSetupProbe } from '@stowage/driver-utils';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, opendir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, opendir, readFile, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import type { PosixOptions } from './posix-config.js';
@@ -25,6 +26,11 @@ const DIR_MODE = 0o770;
 /** Fan-out folders are named `@xx`; `@` cannot start a key segment, so they never clash with key folders. */
 const FANOUT_MARK = '@';
 const TEMP_MARK = '.stowage-tmp-';
+/**
+ * A write touches its temp file at every write and renames it within seconds; one untouched for an hour belongs to
+ * a writer that crashed, on this host or on another sharing the folder, and the margin dwarfs clock skew.
+ */
+export const DEFAULT_STALE_TEMP_AFTER_SECONDS = 3600;
 
 /**
  * Objects as files: `<path>/<container>/<key folders>/@<xx>/<key basename>`. The `@xx` level (the first byte of
@@ -42,10 +48,12 @@ export class PosixStore implements StorageDriver {
   readonly defaultContainer: string;
   readonly #options: PosixOptions;
   readonly #backend: string;
+  readonly #logger: DriverLogger | undefined;
 
   constructor(options: PosixOptions, context: DriverContext) {
     this.#options = options;
     this.#backend = context.backendName;
+    this.#logger = context.logger;
     this.defaultContainer = options.container;
   }
 
@@ -83,6 +91,46 @@ export class PosixStore implements StorageDriver {
     await this.ensureContainer(this.defaultContainer, options).catch((error: unknown) => {
       throw setupError(this.#backend, `cannot create container ${this.defaultContainer}: ${(error as Error).message}`, error);
     });
+    const swept = await this.#sweepCrashedWrites(options?.signal);
+    if (swept.files + swept.folders > 0) {
+      this.#logger?.info('removed what crashed writes left behind', { backend: this.#backend, tempFiles: swept.files, emptyFolders: swept.folders });
+    }
+  }
+
+  /**
+   * Remove the temp files and empty folders that crashed writes left, once untouched for `stale_temp_after_seconds`
+   * (by mtime, which every write of a live temp file and every entry added to a folder renews). Several hosts may
+   * share the folder, so age is the only safe sign of a dead writer. A writer that finds a folder swept away under
+   * it recreates it (`openForCreate`). Best effort: what cannot be removed stays for the next setup.
+   */
+  async #sweepCrashedWrites(signal: AbortSignal | undefined): Promise<{ files: number; folders: number }> {
+    const maxAgeMs = (this.#options.stale_temp_after_seconds ?? DEFAULT_STALE_TEMP_AFTER_SECONDS) * 1000;
+    const staleBefore = Date.now() - maxAgeMs;
+    const swept = { files: 0, folders: 0 };
+    const isStale = async (path: string) => ((await stat(path).catch(() => undefined))?.mtimeMs ?? Infinity) < staleBefore;
+    const removeIfStaleTemp = async (path: string) => {
+      if ((await isStale(path)) && (await unlink(path).then(() => true, () => false))) swept.files += 1;
+    };
+    const sweepFolder = async (folder: string, isContainer: boolean): Promise<void> => {
+      throwIfAborted(signal, `setup of backend ${this.#backend}`);
+      // Judged by the folder's age before the sweep: removing a temp file inside renews its mtime.
+      const wasStale = await isStale(folder);
+      const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        if (entry.isFile() && entry.name.startsWith(TEMP_MARK)) await removeIfStaleTemp(path);
+        else if (entry.isDirectory() && !entry.name.startsWith('.')) await sweepFolder(path, false);
+      }
+      if (!isContainer && wasStale && (await rmdir(folder).then(() => true, () => false))) swept.folders += 1;
+    };
+    const root = this.#options.path;
+    for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+      const path = join(root, entry.name);
+      // The setup probe's leftovers live at the root, next to the containers.
+      if (entry.isFile() && entry.name.startsWith(TEMP_MARK)) await removeIfStaleTemp(path);
+      else if (entry.isDirectory() && !entry.name.startsWith('.')) await sweepFolder(path, true);
+    }
+    return swept;
   }
 
   async checkAvailable(options?: CallOptions): Promise<void> {
