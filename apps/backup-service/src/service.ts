@@ -19,7 +19,7 @@ import { loadBackends, type LoadedBackend } from './plugins/plugin-loader.js';
 import { BackgroundWork } from './operations/background-work.js';
 import { placeUnplacedCreates } from './operations/backup-create.js';
 import type { OperationDeps } from './operations/context.js';
-import { recoveryHooks } from './operations/recovery.js';
+import { recoveryHooks, sweepTransientVolumes } from './operations/recovery.js';
 import { Placement } from './placement/placement.js';
 
 export interface RunningService {
@@ -69,6 +69,8 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   const authenticator = await createAuthenticator(config, logger);
   const app = buildApi({ config, logger, authenticator, operations });
 
+  // Before the API listens: a volume it shows in a transient status is one this process works on.
+  await sweepTransientVolumes(operations);
   // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
   const address = await app.listen({ host: config.listenHost, port: config.listenPort });
   logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name) }, 'stowage backup service listening');

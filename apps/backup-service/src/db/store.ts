@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { BackupRow, BackupUpdate, Database, NewBackup, NewVolume, ServiceRow, VolumeRow } from './tables.js';
 import { nowIso } from './tables.js';
 import { BACKUP_STATUSES_IN_FLIGHT, BackupStatus, VolumeStatus } from '../domain/statuses.js';
+import { volumeReleasesOf } from '../domain/volume-holds.js';
 
 export const BACKUP_BINARY = 'cinder-backup';
 
@@ -34,6 +35,14 @@ export interface BackupListQuery {
 }
 
 export type BackupSortColumn = 'id' | 'status' | 'size' | 'availability_zone' | 'display_name' | 'created_at' | 'updated_at' | 'volume_id' | 'container' | 'data_timestamp';
+
+/** What `updateBackup` requires of the row: a status among these, a host (or none), no live incremental child. */
+export interface BackupExpectation {
+  readonly status?: readonly string[];
+  readonly host?: string | null;
+  /** The row has no live child (a parent delete and a new incremental's insert cannot both win). */
+  readonly noChildren?: boolean;
+}
 
 export interface ProjectVolumeUsage {
   readonly volumes: number;
@@ -187,6 +196,30 @@ export class Store {
     });
   }
 
+  /** This host's volumes (files under `volumesDir`) in one of `statuses`. */
+  async volumesInStatuses(statuses: readonly string[], volumesDir: string): Promise<VolumeRow[]> {
+    const rows = await this.db.selectFrom('volumes').selectAll().where('deleted', '=', 0).where('status', 'in', [...statuses]).execute();
+    // Compared here rather than with LIKE, whose escaping differs between SQLite and PostgreSQL.
+    const folder = `${volumesDir.replace(/\/+$/, "")}/`;
+    return rows.filter((volume) => volume.path.startsWith(folder));
+  }
+
+  /** Whether a live backup is in flight on `volumeId`: a create of it, or a restore into it. */
+  async volumeHeldByBackup(volumeId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('backups')
+      .select('id')
+      .where('deleted', '=', 0)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', BackupStatus.Creating), eb('volume_id', '=', volumeId)]),
+          eb.and([eb('status', '=', BackupStatus.Restoring), eb('restore_volume_id', '=', volumeId)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async softDeleteVolume(id: string): Promise<void> {
     const now = nowIso();
     await this.db
@@ -243,17 +276,44 @@ export class Store {
    * Update a backup only if it still matches `expected` (status in a list, a host, or no host). Returns
    * whether the row changed: the loser of a race learns it here.
    */
-  async updateBackup(
-    id: string,
-    patch: BackupUpdate,
-    expected: { status?: readonly string[]; host?: string | null } = {},
-  ): Promise<boolean> {
+  async updateBackup(id: string, patch: BackupUpdate, expected: BackupExpectation = {}): Promise<boolean> {
+    if (patch.status === undefined) return this.#updateBackupRow(id, patch, expected);
+    // A status change lets go of the volume the old status held (domain/volume-holds.ts): the old status is read,
+    // then the update is conditional on it, so the release always matches the status that was actually left.
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const current = await this.getBackup(id);
+      if (!current) return false;
+      if (await this.#updateBackupRow(id, patch, { ...expected, currentStatus: current.status })) {
+        if (current.status !== patch.status) await this.releaseVolumesHeldBy(current);
+        return true;
+      }
+      // Refused by `expected`, unless the status moved between the read and the update: then read again.
+      if ((await this.getBackup(id))?.status === current.status) return false;
+    }
+    return false;
+  }
+
+  async #updateBackupRow(id: string, patch: BackupUpdate, expected: BackupExpectation & { currentStatus?: string }): Promise<boolean> {
     let update = this.db.updateTable('backups').set({ ...patch, updated_at: nowIso() }).where('id', '=', id).where('deleted', '=', 0);
     if (expected.status) update = update.where('status', 'in', [...expected.status]);
+    if (expected.currentStatus !== undefined) update = update.where('status', '=', expected.currentStatus);
     if (expected.host === null) update = update.where('host', 'is', null);
     else if (expected.host !== undefined) update = update.where('host', '=', expected.host);
+    if (expected.noChildren) {
+      update = update.where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('backups as child').select('child.id').whereRef('child.parent_id', '=', 'backups.id').where('child.deleted', '=', 0))),
+      );
+    }
     const result = await update.executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  /** Undo the volume statuses `backup` (as it was) set for its in-flight status; a volume that moved on is left alone. */
+  async releaseVolumesHeldBy(backup: Pick<BackupRow, 'status' | 'volume_id' | 'restore_volume_id'>): Promise<void> {
+    for (const release of volumeReleasesOf(backup)) {
+      if (release.to === 'previous') await this.restoreVolumeAfterBackup(release.volumeId);
+      else await this.transitionVolume(release.volumeId, [release.from], { status: release.to });
+    }
   }
 
   /** The placement claim: only one placer wins a `creating` backup that no host holds. */

@@ -7,6 +7,7 @@ import { BackupStatus, VolumeStatus } from '../domain/statuses.js';
 import type { BackendStartHooks } from '../manager/backup-manager.js';
 import { runDelete } from './backup-delete.js';
 import type { OperationDeps } from './context.js';
+import { removeVolumeFile } from './volume-files.js';
 
 export const INCOMPLETE_BACKUP_REASON = 'incomplete backup reset on manager restart';
 
@@ -48,5 +49,48 @@ async function resumeDeletes(deps: OperationDeps, host: string): Promise<void> {
     for (const backup of await deps.store.backupsOnHost(host, [BackupStatus.Deleting])) runDelete(deps, host, backup.id);
   } catch (error) {
     deps.logger.error({ host, err: describeError(error) }, 'resuming interrupted deletes failed');
+  }
+}
+
+/** Volume statuses that only last while this process works on the volume, and where a crash leaves each. */
+const TRANSIENT_VOLUME_STATUSES: readonly string[] = [
+  VolumeStatus.Creating,
+  VolumeStatus.Extending,
+  VolumeStatus.Deleting,
+  VolumeStatus.BackingUp,
+  VolumeStatus.RestoringBackup,
+];
+
+/**
+ * Start-up, before the API listens: this host's volumes left in a transient status by a previous process. A volume
+ * that a live backup still holds (a create or restore the backend recovery will settle) is left to that recovery;
+ * the rest end where the interrupted operation's failure would have put them, and interrupted deletes finish.
+ */
+export async function sweepTransientVolumes(deps: OperationDeps): Promise<void> {
+  const { store, config, logger } = deps;
+  for (const volume of await store.volumesInStatuses(TRANSIENT_VOLUME_STATUSES, config.volumesDir)) {
+    try {
+      if (await store.volumeHeldByBackup(volume.id)) continue;
+      switch (volume.status) {
+        case VolumeStatus.Deleting:
+          await removeVolumeFile(volume.path);
+          await store.softDeleteVolume(volume.id);
+          break;
+        case VolumeStatus.BackingUp:
+          await store.restoreVolumeAfterBackup(volume.id);
+          break;
+        case VolumeStatus.RestoringBackup:
+          await store.transitionVolume(volume.id, [VolumeStatus.RestoringBackup], { status: VolumeStatus.ErrorRestoring });
+          break;
+        case VolumeStatus.Extending:
+          await store.transitionVolume(volume.id, [VolumeStatus.Extending], { status: VolumeStatus.ErrorExtending });
+          break;
+        default:
+          await store.transitionVolume(volume.id, [VolumeStatus.Creating], { status: VolumeStatus.Error });
+      }
+      logger.info({ volume: volume.id, status: volume.status }, 'reset a volume an interrupted operation left behind');
+    } catch (error) {
+      logger.error({ volume: volume.id, err: describeError(error) }, 'resetting an interrupted volume operation failed');
+    }
   }
 }
