@@ -5,12 +5,15 @@
  */
 import { BackupEvents } from '@stowage/core';
 import type { BackupRow } from '../db/tables.js';
+import { isValidContainerName } from '../domain/container-name.js';
 import { InvalidState, NotFound } from '../domain/errors.js';
 import { BackupStatus } from '../domain/statuses.js';
 import type { DeleteSteps } from '../manager/backup-manager.js';
 import { backupUsagePayload } from '../notifications/backup-payload.js';
 import { findBackup } from './backup-queries.js';
 import type { Caller, OperationDeps } from './context.js';
+
+const CHILDREN_EXIST = 'Invalid backup: Incremental backups exist for this backup.';
 
 export const BACKEND_DOWN_FOR_DELETE = 'Delete backup is aborted due to backup service is down.';
 
@@ -25,13 +28,15 @@ export async function deleteBackup(deps: OperationDeps, caller: Caller, backupId
     // A restore reads the data and a delete is already running: neither may be cut short (Cinder refuses too).
     throw new InvalidState(`Invalid backup: Backup status must be available or error, not ${backup.status}`);
   }
-  if ((await store.countChildren(backup.id)) > 0) throw new InvalidState('Invalid backup: Incremental backups exist for this backup.');
+  if ((await store.countChildren(backup.id)) > 0) throw new InvalidState(CHILDREN_EXIST);
+  // `noChildren` on every transition below: an incremental inserted since the count above makes the delete lose.
   const expected = options.force ? [backup.status] : deletable;
+  const refused = async (message: string) => new InvalidState((await store.countChildren(backup.id)) > 0 ? CHILDREN_EXIST : message);
 
   if (backup.service === null && backup.status !== BackupStatus.Creating) {
     // Never reached a backend: nothing to delete there, so no backup service is needed.
-    if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting }, { status: expected }))) {
-      throw new InvalidState('Invalid backup: Backup status must be available or error');
+    if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting }, { status: expected, noChildren: true }))) {
+      throw await refused('Invalid backup: Backup status must be available or error');
     }
     await finishDelete(deps, { ...backup, status: BackupStatus.Deleting }, { announceStart: true });
     return;
@@ -39,8 +44,8 @@ export async function deleteBackup(deps: OperationDeps, caller: Caller, backupId
 
   if (backup.status === BackupStatus.Creating && backup.host === null) {
     // Accepted but not placed yet: taking it out of `creating` first means no placer can claim it after.
-    if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting }, { status: [BackupStatus.Creating], host: null }))) {
-      throw new InvalidState('Invalid backup: the backup was scheduled meanwhile; try again');
+    if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting }, { status: [BackupStatus.Creating], host: null, noChildren: true }))) {
+      throw await refused('Invalid backup: the backup was scheduled meanwhile; try again');
     }
     await store.restoreVolumeAfterBackup(backup.volume_id);
     await finishDelete(deps, { ...backup, status: BackupStatus.Deleting }, { announceStart: true });
@@ -49,8 +54,8 @@ export async function deleteBackup(deps: OperationDeps, caller: Caller, backupId
 
   const placed = await placement.placeDelete(backup);
   if (!placed) throw new NotFound('Service cinder-backup could not be found.');
-  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting, host: placed.host }, { status: expected }))) {
-    throw new InvalidState('Invalid backup: Backup status must be available or error');
+  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting, host: placed.host }, { status: expected, noChildren: true }))) {
+    throw await refused('Invalid backup: Backup status must be available or error');
   }
   if (options.force) {
     // The create must be gone (its partial data removed) before its objects are listed for deletion.
@@ -78,7 +83,9 @@ function deleteSteps(deps: OperationDeps, backupId: string): DeleteSteps {
       notifier.notify(BackupEvents.deleteStart, backupUsagePayload(backup));
       // An imported copy of the same objects (export, then import with a new id) keeps them alive.
       const shared = (await store.countSharingData(backup)) > 0;
-      const hasData = backup.service !== null && backup.container !== null && backup.service_metadata !== null && !shared;
+      // A container no driver accepts was never written (the create failed on it): nothing to remove, nothing to refuse.
+      const hasData =
+        backup.service !== null && backup.container !== null && isValidContainerName(backup.container) && backup.service_metadata !== null && !shared;
       return {
         location: hasData ? { container: backup.container!, prefix: backup.service_metadata! } : undefined,
         needsWorkingBackend: backup.service !== null,

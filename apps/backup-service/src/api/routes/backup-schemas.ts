@@ -1,11 +1,15 @@
 /** Request bodies of /backups, mirroring cinder/api/schemas/backups.py (additionalProperties: false throughout). */
 import { z } from 'zod';
 import { atLeast, type Microversion } from '../microversion.js';
+import { CONTAINER_NAME_PATTERN } from '../../domain/container-name.js';
 import { cinderBoolean, metadata, nullableText, uuid } from '../validation.js';
+
+/** Cinder's container (string or null, at most 255) limited to the names every driver accepts (jsonschema's pattern message). */
+const container = z.string().max(255).regex(new RegExp(CONTAINER_NAME_PATTERN), { message: `does not match '${CONTAINER_NAME_PATTERN}'` }).nullable();
 
 const createFields = {
   volume_id: uuid,
-  container: nullableText.optional(),
+  container: container.optional(),
   description: nullableText.optional(),
   incremental: cinderBoolean.optional(),
   force: cinderBoolean.optional(),
