@@ -25,11 +25,15 @@ export function toBoolean(value: boolean | string | null | undefined): boolean {
 /** parameter_types.uuid (jsonschema `format: uuid`). */
 export const uuid = z.string().regex(UUID_PATTERN, { message: 'is not a \'uuid\'' });
 
+/** Text the service stores: PostgreSQL refuses a NUL character in text, so no request may carry one to the database. */
+export const storedText = (max: number, min = 0) =>
+  z.string().min(min).max(max).refine((value) => !value.includes('\u0000'), { message: 'contains a NUL character' });
+
 /** parameter_types.name_allow_zero_min_length / description: string or null, at most 255 characters. */
-export const nullableText = z.string().max(255).nullable();
+export const nullableText = storedText(255).nullable();
 
 /** parameter_types.metadata_allows_null: string keys (1-255) to string values (0-255). */
-export const metadata = z.record(z.string().min(1).max(255), z.string().max(255)).nullable();
+export const metadata = z.record(storedText(255, 1), storedText(255)).nullable();
 
 export function validateBody<Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> {
   const result = schema.safeParse(body);
@@ -46,6 +50,13 @@ function describeIssue(issue: z.core.$ZodIssue, body: unknown): string {
       value = valueAt(body, path);
       message = `Additional properties are not allowed (${issue.keys.map((key) => `'${key}'`).join(', ')} ${issue.keys.length === 1 ? 'was' : 'were'} unexpected)`;
       break;
+    case 'invalid_key': {
+      // Cinder's metadata schema only allows keys it matches (additionalProperties: false).
+      const key = String(path.pop());
+      value = valueAt(body, path);
+      message = `Additional properties are not allowed (${pythonRepr(key)} was unexpected)`;
+      break;
+    }
     case 'invalid_type': {
       value = valueAt(body, path);
       if (value === undefined && path.length > 0) {

@@ -68,7 +68,19 @@ export async function createBackup(deps: OperationDeps, caller: Caller, request:
     if (!(await store.transitionVolume(volume.id, allowedStatuses, { status: VolumeStatus.BackingUp, previous_status: volume.status }))) {
       throw new InvalidState(`Invalid volume: Volume ${volume.id} changed status while the backup was requested; try again.`);
     }
-    await store.insertBackup(row);
+    try {
+      await store.insertBackup(row);
+    } catch (error) {
+      // The volume was taken first: a refused insert gives it back before the error reaches the client.
+      await store.restoreVolumeAfterBackup(volume.id);
+      throw error;
+    }
+    // After the insert: a parent delete from here on sees the child; one that won before shows here (race of issue 11).
+    if (parent && !(await store.holdParent(parent.id))) {
+      await store.softDeleteBackup(row.id);
+      await store.restoreVolumeAfterBackup(volume.id);
+      throw new InvalidState('Invalid backup: The parent backup must be available for incremental backup.');
+    }
   });
   // Accepted even with no backup service up (as Cinder): placement then fails it with a clear reason.
   deps.background.run('backup create', () => placeAndRunCreate(deps, { backup: row, volume, parent }));

@@ -5,19 +5,19 @@ import type { ApiDependencies } from '../api-deps.js';
 import { listServices, setServiceDisabled } from '../../operations/services.js';
 import { badRequest, notFound } from '../faults.js';
 import { authorize } from '../policy.js';
-import { validateBody } from '../validation.js';
+import { storedText, validateBody } from '../validation.js';
 import { EXTENSIONS_HEADER, serviceView, wantsExtension } from '../views.js';
 import { v3Route } from './register.js';
 
 // cinder/api/schemas/services.py: host and binary (legacy `service`), `cluster` unused here.
 const hostFields = {
-  host: z.string().min(1).max(255).optional(),
-  binary: z.string().min(1).max(255).optional(),
-  service: z.string().min(1).max(255).optional(),
-  cluster: z.string().max(255).nullable().optional(),
+  host: storedText(255, 1).optional(),
+  binary: storedText(255, 1).optional(),
+  service: storedText(255, 1).optional(),
+  cluster: storedText(255).nullable().optional(),
 };
 const enableSchema = z.strictObject(hostFields);
-const disableLogReasonSchema = z.strictObject({ ...hostFields, disabled_reason: z.string().min(1).max(255) });
+const disableLogReasonSchema = z.strictObject({ ...hostFields, disabled_reason: storedText(255, 1) });
 
 export function registerServiceRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   v3Route(app, 'GET', 'os-services', async (request) => {
