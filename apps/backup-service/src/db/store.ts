@@ -350,6 +350,21 @@ export class Store {
       .executeTakeFirst();
   }
 
+  /**
+   * Take `id` as the parent of a new incremental: only while it is live and `available` (a row lock on PostgreSQL,
+   * so a concurrent delete either sees the child or makes this fail).
+   */
+  async holdParent(id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('backups')
+      .set((eb) => ({ num_dependent_backups: eb.ref('num_dependent_backups') }))
+      .where('id', '=', id)
+      .where('deleted', '=', 0)
+      .where('status', '=', BackupStatus.Available)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   async countChildren(id: string): Promise<number> {
     const row = await this.db
       .selectFrom('backups')
