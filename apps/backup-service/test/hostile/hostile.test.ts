@@ -3,7 +3,8 @@
  * malformed input and interleavings, against an in-process service; invariants after each step.
  *
  * Knobs (environment): STOWAGE_HOSTILE_SEED, STOWAGE_HOSTILE_PATH (replay a shrunk failure), STOWAGE_HOSTILE_RUNS,
- * STOWAGE_HOSTILE_SECONDS (the time budget), STOWAGE_HOSTILE_ONLY (one invariant fails the run; shrink towards it).
+ * STOWAGE_HOSTILE_SECONDS (the time budget), STOWAGE_HOSTILE_ONLY (one invariant fails the run; shrink towards it),
+ * STOWAGE_HOSTILE_COLLECT=1 (record the first violation of each invariant and go on: a survey, never green).
  */
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
@@ -15,11 +16,13 @@ const path = process.env.STOWAGE_HOSTILE_PATH;
 const numRuns = Number(process.env.STOWAGE_HOSTILE_RUNS ?? 28);
 const budgetSeconds = Number(process.env.STOWAGE_HOSTILE_SECONDS ?? 170);
 const only = process.env.STOWAGE_HOSTILE_ONLY;
+const collect = process.env.STOWAGE_HOSTILE_COLLECT === '1';
 const started = Date.now();
 
 afterAll(() => {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`hostile suite: ${totals.steps} API steps in ${totals.runs} runs, ${totals.errorPaths.size} distinct (route, status, message) error paths, ${seconds} s`);
+  for (const [invariant, first] of totals.collected) console.log(`collected ${invariant} x${first.count}: first in run ${first.run} at step ${first.stepIndex}: ${first.detail.slice(0, 500)}`);
   if (process.env.STOWAGE_HOSTILE_PATHS === '1') console.log([...totals.errorPaths].sort().join('\n'));
 });
 
@@ -31,7 +34,7 @@ function replayCommand(failingSeed: number, failingPath: string | undefined): st
 describe('hostile input', () => {
   it('keeps every invariant under random sequences of API calls', async () => {
     const property = fc.asyncProperty(stepsArb(50, 110), async (steps: Step[]) => {
-      await new HostileRun({ only }).execute(steps);
+      await new HostileRun({ only, collect }).execute(steps);
     });
     const details = await fc.check(property, {
       seed,
@@ -40,6 +43,7 @@ describe('hostile input', () => {
       interruptAfterTimeLimit: budgetSeconds * 1000,
       markInterruptAsFailure: false,
     });
+    if (collect && totals.collected.size > 0) throw new Error(`hostile survey: ${[...totals.collected.keys()].join(', ')} broken (see the log)`);
     if (!details.failed) return;
     const error = details.errorInstance;
     const violation = error instanceof InvariantViolation ? error : undefined;
