@@ -91,6 +91,12 @@ describe.each(databases)('on %s', (_name, factory, skipReason) => {
       expect(answer.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400);
       expect(answer.body.badRequest.message).toMatch(/contains a NUL character$|\('k\u0000' was unexpected\)$/);
     }
+    // Ids and filters in the URL reach queries too.
+    for (const path of ['/backups/a%00b', '/volumes/a%00b', '/backups?name=a%00b']) {
+      const answer = await h.call('member1', 'GET', path);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.badRequest.message).toMatch(/NUL character/);
+    }
     expect((await h.call('member1', 'GET', `/volumes/${volume}`)).body.volume).toMatchObject({ status: 'available' });
     expect((await h.call('member1', 'GET', `/backups?volume_id=${volume}`)).body.backups).toEqual([]);
   });

@@ -49,6 +49,8 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
       request.stowage = { userId: '', projectId: '', roles: [], isAdmin: false, version };
       return;
     }
+    // PostgreSQL cannot compare text with a NUL character: an id or filter holding one is refused before any query.
+    if (/%00/.test(request.url)) return reply.code(400).send(faultBody(400, 'Invalid input received: the request URL contains a NUL character.'));
     const token = request.headers['x-auth-token'];
     if (deps.authenticator.strategy === 'noauth' && typeof token !== 'string') {
       // Cinder's noauth hands out a token instead of refusing.
