@@ -310,7 +310,9 @@ export class HostileRun {
         if (step.name !== undefined) volume.name = step.name;
         const backupId = step.fromBackup === undefined ? undefined : this.#backupId(step.fromBackup);
         if (backupId !== undefined) volume.backup_id = backupId;
-        const foreign = backupId !== undefined && (await this.#isForeign(actor, 'backup', backupId));
+        // Below 3.47 backup_id is ignored (as Cinder does), so naming another project's backup reveals nothing.
+        const usesBackup = backupId !== undefined && (minorOf(version) ?? 0) >= 47;
+        const foreign = usesBackup && (await this.#isForeign(actor, 'backup', backupId));
         const answer = await this.#call(actor, 'POST', '/volumes', { ...options, body: { volume } }, foreign);
         const id = (answer.json as { volume?: { id?: string } } | undefined)?.volume?.id;
         if (answer.status === 202 && typeof id === 'string') {

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
 import { HostileRun, InvariantViolation, totals } from './hostile-run.js';
+import { SCENARIOS } from './hostile-scenarios.js';
 import { stepsArb, type Step } from './hostile-steps.js';
 
 const seed = Number(process.env.STOWAGE_HOSTILE_SEED ?? 1111);
@@ -42,6 +43,7 @@ describe('hostile input', () => {
       ...(path === undefined ? {} : { path }),
       interruptAfterTimeLimit: budgetSeconds * 1000,
       markInterruptAsFailure: false,
+      examples: SCENARIOS.map((steps): [Step[]] => [steps]),
     });
     if (collect && totals.collected.size > 0) throw new Error(`hostile survey: ${[...totals.collected.keys()].join(', ')} broken (see the log)`);
     if (!details.failed) return;
