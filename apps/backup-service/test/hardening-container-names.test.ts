@@ -54,3 +54,25 @@ describe('an error backup whose container was never written', () => {
     expect((await h.service.store.getBackupIncludingDeleted(id))?.status).toBe('deleted');
   });
 });
+
+describe('an imported record', () => {
+  const record = (overrides: Record<string, unknown>) =>
+    Buffer.from(
+      JSON.stringify({ id: crypto.randomUUID(), size: 1, container: 'backups', service_metadata: 'volume_v/backup_b/', ...overrides }),
+    ).toString('base64');
+
+  it.each([
+    ['a container no backend accepts', { container: '../../x' }, /container is not a container name every backend accepts/],
+    ['a NUL in its name', { display_name: 'nul\u0000x' }, /display_name contains a NUL character/],
+    ['a NUL in a metadata value', { metadata: { k: 'v\u0000' } }, /contains a NUL character/],
+  ])('with %s is refused with 400 and records nothing', async (_label, overrides, message) => {
+    const url = record(overrides);
+    const before = (await h.call('admin', 'GET', '/backups?all_tenants=1')).body.backups.length as number;
+    const imported = await h.call('admin', 'POST', '/backups/import_record', {
+      'backup-record': { backup_service: 'cinder.backup.drivers.stowage.posix', backup_url: url },
+    });
+    expect(imported.status).toBe(400);
+    expect(imported.body.badRequest.message).toMatch(message);
+    expect((await h.call('admin', 'GET', '/backups?all_tenants=1')).body.backups.length).toBe(before);
+  });
+});
