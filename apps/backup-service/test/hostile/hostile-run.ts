@@ -195,7 +195,7 @@ export class HostileRun {
       }
     }
     if (foreign) {
-      const harmlessValidation = answer.status === 400 && /Invalid input for field|Malformed request|Invalid API version|API Version String|Version .* is not supported/.test(answer.text);
+      const harmlessValidation = answer.status === 400 && /Invalid input for field|Invalid input received: the request URL|Malformed request|Invalid API version|API Version String|Version .* is not supported/.test(answer.text);
       if (![403, 404, 406].includes(answer.status) && !harmlessValidation) {
         this.#fail('no-cross-project', `${actor} (${PROJECT_OF[actor]}) acting on another project's resource: ${answer.route} answered ${answer.status} ${answer.text.slice(0, 200)}`);
       }
