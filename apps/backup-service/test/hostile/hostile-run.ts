@@ -240,10 +240,11 @@ export class HostileRun {
 
   async #call(actor: Actor, method: string, path: string, options: { body?: unknown; rawBody?: string; version: string | undefined; url: 'own' | 'other' | 'none' }, foreign = false): Promise<ApiAnswer> {
     const answer = await this.harness.call(actor, method, path, { ...options, versionHeader: options.version, urlProject: options.url });
+    // The shape checks first: they name the defect better than the project check would.
+    await this.#checkAnswer(actor, options.version, answer, foreign);
     if (options.url === 'other' && actor !== 'admin' && ![400, 401, 403, 406].includes(answer.status)) {
       this.#fail('no-cross-project', `${actor}'s URL named another project and got ${answer.status} (${answer.route}): ${answer.text.slice(0, 200)}`);
     }
-    await this.#checkAnswer(actor, options.version, answer, foreign);
     return answer;
   }
 
