@@ -27,7 +27,8 @@ export function parseMicroversion(header: string | string[] | undefined): Microv
   if (!match) return MIN_VERSION;
   const requested = match[1]!;
   if (requested.toLowerCase() === 'latest') return MAX_VERSION;
-  const parts = /^(\d+)\.(\d+)$/.exec(requested);
+  // Cinder's pattern: no leading zeros (`03.070` is not a version, whatever it would parse to).
+  const parts = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(requested);
   if (!parts) throw new ApiFault(400, `API Version String ${requested} is of invalid format. Must be of format MajorNum.MinorNum.`);
   const version = { major: Number(parts[1]), minor: Number(parts[2]) };
   const below = version.major < MIN_VERSION.major || (version.major === MIN_VERSION.major && version.minor < MIN_VERSION.minor);

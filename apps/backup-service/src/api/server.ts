@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApiDependencies } from './api-deps.js';
 import { AuthUnavailableError, AuthenticationError } from './auth/authenticator.js';
 import { DomainError } from '../domain/errors.js';
@@ -23,6 +23,12 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
     connectionTimeout: idleMs,
     // Node enforces the headers and request timeouts only as often as it checks its connections (30 s by default).
     http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(Math.min(headersMs, requestMs) / 4))) },
+    // Errors Fastify raises before any route runs get Cinder's bodies too, never Fastify's own (with its FST_ codes).
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      // A path segment longer than any id (maxParamLength) names no resource: the answer an unknown route gets.
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(404).send(faultBody(404, 'The resource could not be found.'));
+      return reply.code(400).send(faultBody(400, 'Invalid input received: the request URL is malformed.'));
+    },
   });
   const log = deps.logger.child({ component: 'api' });
 
