@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export { swiftTestServer, type SwiftEndpoints } from '@stowage/testkit';
 
+const DELETE_CONCURRENCY = 8;
+
 /**
  * `fetch` as a careful client uses it on a loaded machine: a 5xx or a refused connection (the proxy restarting after
  * a fault test) is retried a bounded number of times before the test helper gives up.
@@ -60,10 +62,16 @@ export async function deleteContainer(endpoints: SwiftEndpoints, container: stri
     if (!listing.ok) throw new Error(`listing ${container} for clean-up failed: HTTP ${listing.status}: ${(await listing.text()).slice(0, 200)}`);
     const names = ((await listing.json()) as Array<{ name: string }>).map((entry) => entry.name);
     if (names.length === 0) break;
+    // A few deletes at a time: a thousand at once exhaust the proxy's memcached connections (2 per server), and
+    // tempauth then error-limits memcached for a minute, failing every token check (401/503) in later tests.
+    let next = 0;
     await Promise.all(
-      names.map(async (name) => {
-        const response = await swift(`${base}/${name.split('/').map(encodeURIComponent).join('/')}`, 'DELETE');
-        await response.body?.cancel();
+      Array.from({ length: DELETE_CONCURRENCY }, async () => {
+        while (next < names.length) {
+          const name = names[next++]!;
+          const response = await swift(`${base}/${name.split('/').map(encodeURIComponent).join('/')}`, 'DELETE');
+          await response.body?.cancel();
+        }
       }),
     );
   }
