@@ -43,3 +43,4 @@ export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js'
 export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport } from './throughput.js';
 export { rejectionOf } from './rejection.js';
 export { ScriptedServer, drainError, type ScriptedHandler } from './scripted-server.js';
+export { FaultProxy, type FaultAction, type FaultRule, type ProxiedResponse } from './fault-proxy.js';
