@@ -48,6 +48,15 @@ describe('Block Storage v3 API', () => {
     expect(bad.statusCode).toBe(406);
     expect(bad.json()).toEqual({ computeFault: { code: 406, message: 'Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.70.' } });
     expect(parseMicroversion('volume latest')).toEqual({ major: 3, minor: 70 });
+    expect(parseMicroversion('compute 2.1, volume 3.9')).toEqual({ major: 3, minor: 9 });
+  });
+
+  it('refuses a version header that names no volume version (Cinder: 400; a bare "volume" was a 500 there)', async () => {
+    for (const header of ['volume', 'compute 3.5', 'volumes 3.5', 'volume 3.', 'volume 03.070']) {
+      const answer = await call('GET', '/v3/p1/backups', { headers: { 'openstack-api-version': header } });
+      expect(answer.statusCode, header).toBe(400);
+      expect(Object.keys(answer.json()), header).toEqual(['badRequest']);
+    }
   });
 
   it('noauth: no token gets one (204) as Cinder; the project-less 3.67 routes use the token project', async () => {

@@ -23,9 +23,12 @@ export function atLeast(version: Microversion, minor: number): boolean {
 export function parseMicroversion(header: string | string[] | undefined): Microversion {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === '') return MIN_VERSION;
-  const match = /(?:^|,)\s*volume\s+([^\s,]+)/i.exec(value);
-  if (!match) return MIN_VERSION;
-  const requested = match[1]!;
+  // As in Cinder, a header that names no volume version is refused, not read as 3.0: the client asked for
+  // something, and serving it at 3.0 would answer a question it did not ask.
+  const entry = value.split(',').map((part) => part.trim()).find((part) => /^volume(?:\s|$)/i.test(part));
+  if (entry === undefined) throw new ApiFault(400, `API version header "${value.slice(0, 64)}" names no volume version. Send "OpenStack-API-Version: volume 3.x".`);
+  const requested = entry.slice('volume'.length).trim();
+  if (requested === '') throw new ApiFault(400, 'API Version String is empty. Must be of format MajorNum.MinorNum.');
   if (requested.toLowerCase() === 'latest') return MAX_VERSION;
   // Cinder's pattern: no leading zeros (`03.070` is not a version, whatever it would parse to).
   const parts = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(requested);
