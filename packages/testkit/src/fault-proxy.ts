@@ -1,6 +1,5 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ScriptedHandler } from './scripted-server.js';
 
 /** A buffered answer of the real server, for `rewrite` to change before the client sees it. */
 export interface ProxiedResponse {
@@ -11,8 +10,8 @@ export interface ProxiedResponse {
 
 /** What the proxy does with one request instead of passing it through untouched. */
 export type FaultAction =
-  /** Answer it without asking the server (the request body is read and dropped). */
-  | { readonly respond: ScriptedHandler }
+  /** Answer it without asking the server; the handler gets the request's body, read in full. */
+  | { readonly respond: (request: IncomingMessage, response: ServerResponse, body: Buffer) => void }
   /** Pass it to the server, then change its answer (status, headers, body) before the client gets it. */
   | { readonly rewrite: (response: ProxiedResponse) => ProxiedResponse };
 
@@ -66,8 +65,9 @@ export class FaultProxy {
     if (action === undefined) this.forwarded += 1;
     else this.acted += 1;
     if (action !== undefined && 'respond' in action) {
-      request.resume();
-      request.on('end', () => action.respond(request, response));
+      const parts: Buffer[] = [];
+      request.on('data', (part: Buffer) => parts.push(part));
+      request.on('end', () => action.respond(request, response, Buffer.concat(parts)));
       return;
     }
     const upstream = httpRequest(
