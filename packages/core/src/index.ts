@@ -4,6 +4,8 @@ export * from './engine/blocks.js';
 export * from './engine/compression.js';
 export * from './engine/format.js';
 export * from './engine/volume-io.js';
+export * from './engine/sparse.js';
+export * from './engine/digest-table.js';
 export * from './engine/task-window.js';
 export * from './engine/buffers.js';
 export * from './engine/backup-engine.js';

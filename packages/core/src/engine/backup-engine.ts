@@ -8,20 +8,16 @@ import {
   type ObjectBody,
   type StorageDriver,
 } from '@stowage/driver-contract';
-import { DIGEST_BYTES, mergeRuns, sha256, zeroDigest, type BlockRun } from './blocks.js';
+import { appendToRuns, DIGEST_BYTES, mergeRuns, sha256, type BlockRun } from './blocks.js';
 import type { CompressionSettings } from './compression.js';
 import {
-  BACKUP_FORMAT_V1,
+  BACKUP_FORMAT_V2,
   METADATA_OBJECT,
-  SHA256_OBJECT,
-  SHA256_OBJECT_MAGIC,
-  blockCount,
   chunkObjectName,
   parentLocation,
   parseMetadata,
   parseSha256Object,
   serializeMetadata,
-  serializeSha256Object,
   type BackupLocation,
   type BackupMetadata,
   type StoredObjectRecord,
@@ -30,6 +26,19 @@ import { BufferPool, readBody, readBodyInto } from './buffers.js';
 import { TaskWindow } from './task-window.js';
 import { CodecPool, sharedCodecPool } from './codec-pool.js';
 import type { RestoreTarget, VolumeSource } from './volume-io.js';
+import type { Extent } from './sparse.js';
+import {
+  BlockGeometry,
+  DEFAULT_BLOCKS_PER_SEGMENT,
+  DigestSegmentWriter,
+  digestSegmentName,
+  segmentedSource,
+  wholeTableSource,
+  type CompletedSegment,
+  type DigestSegmentRecord,
+  type DigestSource,
+} from './digest-table.js';
+import { BlockSourceMap, ZERO_SOURCE, type SourcedInterval } from './block-map.js';
 
 const MiB = 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE = 32 * 1024;
@@ -110,6 +119,8 @@ interface ChainObject {
   readonly container: string;
   readonly key: string;
   readonly record: StoredObjectRecord;
+  /** The blocks `[first, end)` of which this object holds the newest copy. */
+  readonly live: Array<[first: number, end: number]>;
 }
 
 /**
@@ -162,10 +173,10 @@ export class BackupEngine {
     await this.driver.ensureContainer(container, { signal });
 
     const parent = request.parent ? await this.#loadParent(request.parent, signal) : undefined;
-    const parentDigests = parent?.digests;
     const volumeSize = source.size;
-    const blocks = blockCount(volumeSize, this.blockSize);
-    const digests = Buffer.alloc(blocks * DIGEST_BYTES);
+    const geometry = new BlockGeometry(volumeSize, this.blockSize, DEFAULT_BLOCKS_PER_SEGMENT);
+    const segmentWriter = new DigestSegmentWriter(geometry, request.backupId);
+    const segments: DigestSegmentRecord[] = [];
     const objects: StoredObjectRecord[] = [];
     let changedBytes = 0;
     let storedBytes = 0;
@@ -178,19 +189,41 @@ export class BackupEngine {
     const zeroRunLists: BlockRun[][] = [];
     const window = new TaskWindow(this.concurrency);
     let written = false;
+    const storeSegments = async (completed: CompletedSegment[]) => {
+      for (const { index, bytes } of completed) {
+        if (bytes === null) continue;
+        const name = digestSegmentName(index);
+        const digest = sha256(bytes).toString('hex');
+        written = true;
+        await this.#put(container, prefix + name, bytes, digest, signal);
+        segments.push({ index, name, length: bytes.length, sha256: digest });
+        storedBytes += bytes.length;
+      }
+    };
     try {
       let sequence = 0;
       for (let offset = 0; offset < volumeSize; offset += this.chunkSize) {
         throwIfAborted(signal, `backup ${request.backupId}`);
         const length = Math.min(this.chunkSize, volumeSize - offset);
+        const firstBlock = offset / this.blockSize;
+        const chunkBlocks = Math.ceil(length / this.blockSize);
+        const parentSlice = parent === undefined ? undefined : await parent.digestsOf(firstBlock, chunkBlocks);
+        const extents = source.dataExtents ? await source.dataExtents(offset, length) : undefined;
+        if (extents !== undefined && extents.length === 0) {
+          // A hole: every block is zero without reading it. Changed are those the parent had as data.
+          const zeroRuns = parentSlice === undefined ? [[firstBlock, chunkBlocks] as BlockRun] : changedToZero(geometry, firstBlock, chunkBlocks, parentSlice);
+          zeroRunLists.push(zeroRuns);
+          await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, null));
+          bytesDone += length;
+          request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
+          continue;
+        }
         const buffer = chunkBuffers.take(length);
-        const read = await source.read(buffer, offset);
+        const read = await readExtents(source, buffer, offset, extents);
         if (read !== length) {
           chunkBuffers.give(buffer);
           throw new InvalidBackupError(`volume ${request.volumeId} ended at byte ${offset + read}, expected ${volumeSize}`);
         }
-        const firstBlock = offset / this.blockSize;
-        const parentSlice = parentDigests?.subarray(firstBlock * DIGEST_BYTES, (firstBlock + Math.ceil(length / this.blockSize)) * DIGEST_BYTES);
         await window.add(async () => {
           const encoded = await this.#codec.encode({
             chunk: buffer,
@@ -206,7 +239,6 @@ export class BackupEngine {
           if (result.storedIn === 'output') chunkBuffers.give(encoded.chunk);
           else outputBuffers.give(encoded.output);
           try {
-            Buffer.from(result.digests.buffer, result.digests.byteOffset, result.digests.byteLength).copy(digests, firstBlock * DIGEST_BYTES);
             zeroRunLists.push(result.zeroRuns);
             if (result.runs.length > 0) {
               sequence += 1;
@@ -222,6 +254,8 @@ export class BackupEngine {
             if (result.storedIn === 'output') outputBuffers.give(encoded.output);
             else chunkBuffers.give(encoded.chunk);
           }
+          // Digests are recorded once the chunk is stored: a segment is written only when all its chunks are.
+          await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, result.digests));
           bytesDone += length;
           request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
         });
@@ -229,19 +263,12 @@ export class BackupEngine {
       await window.drain();
       throwIfAborted(signal, `backup ${request.backupId}`);
 
-      // The sha256 object, then the metadata: a backup is complete only once its metadata exists.
+      // Every chunk and digest segment is stored; the metadata goes last: a backup is complete only once it exists.
       objects.sort((a, b) => a.name.localeCompare(b.name));
+      segments.sort((a, b) => a.index - b.index);
       const zeroRuns = mergeRuns(zeroRunLists.flat());
-      const shaBytes = serializeSha256Object(
-        { format: SHA256_OBJECT_MAGIC, backupId: request.backupId, volumeSize, blockSize: this.blockSize, blocks },
-        digests,
-      );
-      const shaDigest = sha256(shaBytes).toString('hex');
-      written = true;
-      await this.#put(container, prefix + SHA256_OBJECT, shaBytes, shaDigest, signal);
-      storedBytes += shaBytes.length;
       const metadata: BackupMetadata = {
-        format: BACKUP_FORMAT_V1,
+        format: BACKUP_FORMAT_V2,
         backupId: request.backupId,
         volumeId: request.volumeId,
         parent: request.parent && parent ? { ...request.parent, backupId: parent.backupId } : null,
@@ -251,7 +278,7 @@ export class BackupEngine {
         chunkSize: this.chunkSize,
         objects,
         zeroRuns,
-        sha256Object: { name: SHA256_OBJECT, length: shaBytes.length, sha256: shaDigest },
+        digestSegments: { blocksPerSegment: geometry.blocksPerSegment, segments },
         stats: { changedBytes, storedBytes },
         extra: request.extra ?? {},
       };
@@ -314,34 +341,54 @@ export class BackupEngine {
     }
   }
 
-  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<{ backupId: string; digests: Buffer }> {
+  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<{ backupId: string; digestsOf: (first: number, count: number) => Promise<Buffer> }> {
     const metadata = await this.readMetadata(parent, signal);
     if (metadata.blockSize !== this.blockSize) {
       throw new InvalidBackupError(
         `parent backup ${metadata.backupId} uses ${metadata.blockSize}-byte blocks, this backend ${this.blockSize}: the block size changed, take a full backup`,
       );
     }
-    return { backupId: metadata.backupId, digests: (await this.#loadDigests(parent, metadata, signal)).digests };
+    const { geometry, digests } = await this.#digestSource(parent, metadata, signal);
+    // The volume may have grown since: blocks past the parent's end have no parent digest (they are all changed).
+    const digestsOf = async (first: number, count: number) => {
+      const known = Math.min(count, geometry.blocks - first);
+      return known > 0 ? digests.digestsOf(first, known) : Buffer.alloc(0);
+    };
+    return { backupId: metadata.backupId, digestsOf };
   }
 
-  async #loadDigests(location: BackupLocation, metadata: BackupMetadata, signal: AbortSignal | undefined) {
-    const key = location.prefix + metadata.sha256Object.name;
-    const bytes = await this.#getObject(location.container, key, metadata.sha256Object.length, signal);
-    if (sha256(bytes).toString('hex') !== metadata.sha256Object.sha256) {
+  /** The digests a backup recorded for its blocks: v2 segments as needed, or v1's single object loaded whole. */
+  async #digestSource(location: BackupLocation, metadata: BackupMetadata, signal: AbortSignal | undefined): Promise<{ geometry: BlockGeometry; digests: DigestSource }> {
+    const { container, prefix } = location;
+    if (metadata.digestSegments !== undefined) {
+      const geometry = new BlockGeometry(metadata.volumeSize, metadata.blockSize, metadata.digestSegments.blocksPerSegment);
+      const digests = segmentedSource(geometry, metadata.digestSegments.segments, {
+        backupId: metadata.backupId,
+        backendName: this.backendName,
+        container,
+        prefix,
+        fetch: (key, maxBytes) => this.#getObject(container, key, maxBytes, signal),
+      });
+      return { geometry, digests };
+    }
+    const table = metadata.sha256Object!;
+    const key = prefix + table.name;
+    const bytes = await this.#getObject(container, key, table.length, signal);
+    if (sha256(bytes).toString('hex') !== table.sha256) {
       throw new ChecksumMismatchError(
-        `sha256 object ${location.container}/${key} on backend ${this.backendName} does not match its recorded checksum`,
-        { backend: this.backendName, container: location.container, object: key },
+        `sha256 object ${container}/${key} on backend ${this.backendName} does not match its recorded checksum`,
+        { backend: this.backendName, container, object: key },
       );
     }
-    const parsed = parseSha256Object(bytes, `${location.container}/${key}`);
-    const { header } = parsed;
+    const { header, digests } = parseSha256Object(bytes, `${container}/${key}`);
     if (header.backupId !== metadata.backupId || header.volumeSize !== metadata.volumeSize || header.blockSize !== metadata.blockSize) {
       throw new InvalidBackupError(
-        `sha256 object ${location.container}/${key} on backend ${this.backendName} is of backup ${header.backupId} (${header.volumeSize} bytes, ${header.blockSize}-byte blocks), its metadata of backup ${metadata.backupId} (${metadata.volumeSize} bytes, ${metadata.blockSize}-byte blocks)`,
-        { backend: this.backendName, container: location.container, object: key },
+        `sha256 object ${container}/${key} on backend ${this.backendName} is of backup ${header.backupId} (${header.volumeSize} bytes, ${header.blockSize}-byte blocks), its metadata of backup ${metadata.backupId} (${metadata.volumeSize} bytes, ${metadata.blockSize}-byte blocks)`,
+        { backend: this.backendName, container, object: key },
       );
     }
-    return parsed;
+    const geometry = new BlockGeometry(metadata.volumeSize, metadata.blockSize, DEFAULT_BLOCKS_PER_SEGMENT);
+    return { geometry, digests: wholeTableSource(digests, geometry) };
   }
 
   /** Fetch a whole object of at most `maxBytes` (metadata, sha256 objects). */
@@ -418,48 +465,43 @@ export class BackupEngine {
         throw new InvalidBackupError(`backup ${metadata.backupId} in the chain uses a different block size`);
       }
     }
-    const { digests } = await this.#loadDigests(request, newest.metadata, signal);
-    const blocks = blockCount(volumeSize, blockSize);
+    const { geometry, digests } = await this.#digestSource(request, newest.metadata, signal);
 
-    // For each block, the chain object that holds its newest copy (ZERO for a hole, UNSET if nobody wrote it).
-    const UNSET = -1;
-    const ZERO = -2;
-    const source = new Int32Array(blocks).fill(UNSET);
+    // Which chain object holds each block's newest copy, as intervals (newest member first).
     const objects: ChainObject[] = [];
+    const members: SourcedInterval[][] = [];
     for (const { location, metadata } of chain) {
-      for (const [first, count] of metadata.zeroRuns) source.fill(ZERO, first, Math.min(first + count, blocks));
+      const intervals: SourcedInterval[] = metadata.zeroRuns.map(([first, count]) => [first, first + count, ZERO_SOURCE]);
       for (const record of metadata.objects) {
-        const index = objects.push({ container: location.container, key: location.prefix + record.name, record }) - 1;
-        for (const [first, count] of record.runs) source.fill(index, first, Math.min(first + count, blocks));
+        const index = objects.push({ container: location.container, key: location.prefix + record.name, record, live: [] }) - 1;
+        for (const [first, count] of record.runs) intervals.push([first, first + count, index]);
+      }
+      members.push(intervals);
+    }
+    const map = new BlockSourceMap(geometry.blocks);
+    for (const intervals of members.reverse()) map.addMember(intervals);
+    const gap = map.firstGap();
+    if (gap !== undefined) throw new InvalidBackupError(`backup ${newest.metadata.backupId}: no backup in its chain holds block ${gap}`);
+    for (const [first, end, source] of map.intervals()) {
+      if (source !== ZERO_SOURCE) objects[source]!.live.push([first, end]);
+      else if (!(await digests.allZero(first, end - first))) {
+        throw new ChecksumMismatchError(
+          `backup ${newest.metadata.backupId}: blocks ${first}-${end - 1} are recorded as zero but their sha256 differ (metadata or digest table corrupt)`,
+          { backend: this.backendName, container: request.container, object: request.prefix + METADATA_OBJECT },
+        );
       }
     }
-    const live = new Set<number>();
-    for (let block = 0; block < blocks; block += 1) {
-      const from = source[block]!;
-      if (from === UNSET) {
-        throw new InvalidBackupError(`backup ${newest.metadata.backupId}: no backup in its chain holds block ${block}`);
-      }
-      if (from === ZERO) {
-        const length = Math.min(blockSize, volumeSize - block * blockSize);
-        if (digests.compare(zeroDigest(length), 0, DIGEST_BYTES, block * DIGEST_BYTES, (block + 1) * DIGEST_BYTES) !== 0) {
-          throw new ChecksumMismatchError(
-            `backup ${newest.metadata.backupId}: block ${block} is recorded as zero but its sha256 differs (metadata or sha256 object corrupt)`,
-            { backend: this.backendName, container: request.container, object: request.prefix + SHA256_OBJECT },
-          );
-        }
-      } else live.add(from);
-    }
+    const live = objects.filter((object) => object.live.length > 0).sort((a, b) => a.live[0]![0] - b.live[0]![0]);
 
     await request.target.prepare(volumeSize);
     const bufferSize = Math.max(...chain.map(({ metadata }) => metadata.chunkSize));
     const buffers = { stored: new BufferPool(bufferSize), output: new BufferPool(bufferSize) };
     let bytesDone = 0;
     const window = new TaskWindow(this.concurrency);
-    for (const index of [...live].sort((a, b) => a - b)) {
+    for (const object of live) {
       throwIfAborted(signal, `restore of backup ${newest.metadata.backupId}`);
-      const object = objects[index]!;
       await window.add(async () => {
-        const written = await this.#restoreObject(request, object, index, source, digests, blockSize, volumeSize, buffers);
+        const written = await this.#restoreObject(request, object, digests, blockSize, volumeSize, buffers);
         bytesDone += written;
         request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
       });
@@ -470,16 +512,14 @@ export class BackupEngine {
       volumeSize,
       chain: chain.map(({ metadata }) => metadata.backupId),
       bytesWritten: bytesDone,
-      objectsRead: live.size,
+      objectsRead: live.length,
     };
   }
 
   async #restoreObject(
     request: RestoreRequest,
     object: ChainObject,
-    objectIndex: number,
-    source: Int32Array,
-    digests: Buffer,
+    digests: DigestSource,
     blockSize: number,
     volumeSize: number,
     buffers: { stored: BufferPool; output: BufferPool },
@@ -507,13 +547,17 @@ export class BackupEngine {
     const payloadBlocks = record.runs.reduce((total, [, count]) => total + count, 0);
     const live = new Uint8Array(payloadBlocks);
     const expected = new Uint8Array(payloadBlocks * DIGEST_BYTES);
-    let index = 0;
+    let runStart = 0;
     for (const [first, count] of record.runs) {
-      for (let block = first; block < first + count; block += 1, index += 1) {
-        if (source[block] !== objectIndex) continue;
-        live[index] = 1;
-        expected.set(digests.subarray(block * DIGEST_BYTES, (block + 1) * DIGEST_BYTES), index * DIGEST_BYTES);
+      for (const [liveFirst, liveEnd] of object.live) {
+        const from = Math.max(first, liveFirst);
+        const to = Math.min(first + count, liveEnd);
+        if (from >= to) continue;
+        const at = runStart + from - first;
+        live.fill(1, at, at + to - from);
+        expected.set(await digests.digestsOf(from, to - from), at * DIGEST_BYTES);
       }
+      runStart += count;
     }
     const decoded = await this.#codec.decode({
       stored,
@@ -563,4 +607,34 @@ export class BackupEngine {
     await window.drain();
     return { objectsDeleted };
   }
+}
+
+/** The blocks of a hole chunk that the parent had as data (or did not have at all): they changed to zero. */
+function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks: number, parentSlice: Buffer): BlockRun[] {
+  const zeros = geometry.zeroDigests(firstBlock, chunkBlocks);
+  const parentBlocks = parentSlice.length / DIGEST_BYTES;
+  const runs: BlockRun[] = [];
+  for (let i = 0; i < chunkBlocks; i += 1) {
+    const at = i * DIGEST_BYTES;
+    if (i < parentBlocks && parentSlice.compare(zeros, at, at + DIGEST_BYTES, at, at + DIGEST_BYTES) === 0) continue;
+    appendToRuns(runs, firstBlock + i);
+  }
+  return runs;
+}
+
+/**
+ * Fill `buffer` with the volume's bytes at `offset`: only the data extents are read (holes are zero-filled),
+ * or everything when the extents are unknown. Returns the bytes the volume had there (short only at its end).
+ */
+async function readExtents(source: VolumeSource, buffer: Buffer, offset: number, extents: readonly Extent[] | undefined): Promise<number> {
+  if (extents === undefined) return source.read(buffer, offset);
+  let cursor = 0;
+  for (const [start, end] of extents) {
+    buffer.fill(0, cursor, start - offset);
+    const read = await source.read(buffer.subarray(start - offset, end - offset), start);
+    if (read !== end - start) return start - offset + read;
+    cursor = end - offset;
+  }
+  buffer.fill(0, cursor);
+  return buffer.length;
 }

@@ -1,16 +1,20 @@
 /**
- * The on-storage format `stowage.backup/v1` (documented in docs/format.md).
+ * The on-storage format `stowage.backup/v2`, and v1 which it still reads (documented in docs/format.md).
  *
  * A backup is the objects under one prefix:
  *   <prefix>chunk-000001 ...   payloads: the changed, non-zero blocks of one chunk region, concatenated, compressed
- *   <prefix>sha256              the sha256 of every block of the volume (binary, see below), written after the chunks
+ *   <prefix>sha256-000000 ...  v2: the sha256 of every block, one object per segment of blocks that are not all zero
+ *   <prefix>sha256              v1: the sha256 of every block of the volume in one object
  *   <prefix>metadata            JSON describing everything, written last: a backup without it is incomplete
  */
 import { InvalidBackupError } from '@stowage/driver-contract';
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from './compression.js';
 import { DIGEST_BYTES, type BlockRun } from './blocks.js';
+import type { DigestSegmentRecord } from './digest-table.js';
 
 export const BACKUP_FORMAT_V1 = 'stowage.backup/v1';
+export const BACKUP_FORMAT_V2 = 'stowage.backup/v2';
+export type BackupFormat = typeof BACKUP_FORMAT_V1 | typeof BACKUP_FORMAT_V2;
 export const SHA256_OBJECT_MAGIC = 'stowage.sha256/v1';
 
 export const METADATA_OBJECT = 'metadata';
@@ -44,7 +48,7 @@ export interface StoredObjectRecord {
 }
 
 export interface BackupMetadata {
-  readonly format: typeof BACKUP_FORMAT_V1;
+  readonly format: BackupFormat;
   readonly backupId: string;
   readonly volumeId: string;
   /** The backup this one is an incremental of; null for a full backup. */
@@ -56,7 +60,10 @@ export interface BackupMetadata {
   readonly objects: StoredObjectRecord[];
   /** Blocks this backup records as all-zero (restored as holes). */
   readonly zeroRuns: BlockRun[];
-  readonly sha256Object: { readonly name: string; readonly length: number; readonly sha256: string };
+  /** v1: the whole digest table in one object. */
+  readonly sha256Object?: { readonly name: string; readonly length: number; readonly sha256: string } | undefined;
+  /** v2: the digest table in segments; a segment not listed is all zero. */
+  readonly digestSegments?: { readonly blocksPerSegment: number; readonly segments: readonly DigestSegmentRecord[] } | undefined;
   readonly stats: {
     /** Bytes of the volume this backup stored (changed, non-zero blocks, before compression). */
     readonly changedBytes: number;
@@ -82,9 +89,9 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
   if (metadata === null || typeof metadata !== 'object') {
     throw new InvalidBackupError(`backup metadata ${where} is not an object`);
   }
-  if (metadata.format !== BACKUP_FORMAT_V1) {
+  if (metadata.format !== BACKUP_FORMAT_V1 && metadata.format !== BACKUP_FORMAT_V2) {
     throw new InvalidBackupError(
-      `backup metadata ${where} has format ${JSON.stringify(metadata.format)}; this version of Stowage reads ${BACKUP_FORMAT_V1}`,
+      `backup metadata ${where} has format ${JSON.stringify(metadata.format)}; this version of Stowage reads ${BACKUP_FORMAT_V1} and ${BACKUP_FORMAT_V2}`,
     );
   }
   const numbers = ['volumeSize', 'blockSize', 'chunkSize'] as const;
@@ -93,9 +100,14 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
       throw new InvalidBackupError(`backup metadata ${where}: field ${key} is missing or not a non-negative integer`);
     }
   }
-  if (!Array.isArray(metadata.objects) || !Array.isArray(metadata.zeroRuns) || metadata.sha256Object === undefined) {
-    throw new InvalidBackupError(`backup metadata ${where}: objects, zeroRuns or sha256Object missing`);
+  if (metadata.blockSize === 0 || metadata.chunkSize === 0) throw new InvalidBackupError(`backup metadata ${where}: blockSize and chunkSize must be positive`);
+  if (!Array.isArray(metadata.objects) || !Array.isArray(metadata.zeroRuns)) {
+    throw new InvalidBackupError(`backup metadata ${where}: objects or zeroRuns missing`);
   }
+  if (metadata.format === BACKUP_FORMAT_V1 && metadata.sha256Object === undefined) {
+    throw new InvalidBackupError(`backup metadata ${where}: sha256Object missing`);
+  }
+  if (metadata.format === BACKUP_FORMAT_V2) checkDigestSegments(metadata, where);
   checkParentLink(metadata.parent, where);
   for (const record of metadata.objects) {
     if (!COMPRESSION_ALGORITHMS.includes(record.compression)) {
@@ -105,6 +117,29 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
     }
   }
   return metadata as BackupMetadata;
+}
+
+function checkDigestSegments(metadata: Partial<BackupMetadata>, where: string): void {
+  const table = metadata.digestSegments;
+  const bad = (detail: string) => new InvalidBackupError(`backup metadata ${where}: digestSegments ${detail}`);
+  if (typeof table !== 'object' || table === null) throw bad('missing');
+  if (!Number.isSafeInteger(table.blocksPerSegment) || table.blocksPerSegment <= 0) throw bad('blocksPerSegment is not a positive integer');
+  if (!Array.isArray(table.segments)) throw bad('segments is not a list');
+  const segments = Math.ceil(blockCount(metadata.volumeSize!, metadata.blockSize!) / table.blocksPerSegment);
+  let previous = -1;
+  for (const record of table.segments) {
+    const ok =
+      Number.isSafeInteger(record?.index) &&
+      record.index > previous &&
+      record.index < segments &&
+      typeof record.name === 'string' &&
+      /^sha256-\d{6,}$/.test(record.name) &&
+      Number.isSafeInteger(record.length) &&
+      record.length > 0 &&
+      typeof record.sha256 === 'string';
+    if (!ok) throw bad(`entry ${JSON.stringify(record)?.slice(0, 200)} is malformed, out of order or past the volume's ${segments} segments`);
+    previous = record.index;
+  }
 }
 
 function checkParentLink(parent: unknown, where: string): void {

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { dataExtents, type Extent } from './sparse.js';
 
 const WRITEBACK_BYTES = 64 * 1024 * 1024;
 
@@ -7,6 +8,11 @@ export interface VolumeSource {
   readonly size: number;
   /** Read up to `target.length` bytes at `position`; returns bytes read (fewer only at the end). */
   read(target: Buffer, position: number): Promise<number>;
+  /**
+   * Where `[offset, offset + length)` holds data (ascending, disjoint): everything else reads as zeros and is not
+   * read. `undefined`, or no method: unknown, read it all.
+   */
+  dataExtents?(offset: number, length: number): Promise<Extent[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -26,6 +32,7 @@ export async function openVolumeFile(path: string): Promise<VolumeSource> {
   return {
     size,
     read: (target, position) => readFully(handle, target, position),
+    dataExtents: async (offset, length) => dataExtents(handle.fd, offset, length),
     close: () => handle.close(),
   };
 }

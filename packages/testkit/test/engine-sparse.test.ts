@@ -1,0 +1,224 @@
+/**
+ * Sparse volumes and the segmented digest table (format v2): cost follows the data, not the volume; v1 backups
+ * stay readable; damaged digest segments are refused.
+ */
+import {
+  BACKUP_FORMAT_V1,
+  BackupEngine,
+  ChecksumMismatchError,
+  METADATA_OBJECT,
+  SHA256_OBJECT,
+  SHA256_OBJECT_MAGIC,
+  dataExtents,
+  openRestoreFile,
+  openVolumeFile,
+  serializeSha256Object,
+  sparseReadsAvailable,
+  type VolumeSource,
+} from '@stowage/core';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../src/memory-store.js';
+import { sha256File } from '../src/volume-files.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const BLOCK = 32 * 1024;
+const dir = await mkdtemp(join(tmpdir(), 'stowage-sparse-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+const at = (name: string) => ({ container: 'backups', prefix: `volume_v/backup_${name}/` });
+
+/** A sparse file of `size` bytes with random data written at each `[offset, length]`. */
+async function sparseFile(name: string, size: number, runs: Array<[number, number]>): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, '');
+  await truncate(path, size);
+  const handle = await open(path, 'r+');
+  for (const [offset, length] of runs) await handle.write(randomBytes(length), 0, length, offset);
+  await handle.close();
+  return path;
+}
+
+/** The volume, counting the bytes the engine asked for. */
+async function countingSource(path: string): Promise<{ source: VolumeSource; bytesRead: () => number }> {
+  const inner = await openVolumeFile(path);
+  let bytes = 0;
+  const source: VolumeSource = {
+    size: inner.size,
+    read: async (target, position) => {
+      bytes += target.length;
+      return inner.read(target, position);
+    },
+    dataExtents: async (offset, length) => inner.dataExtents?.(offset, length),
+    close: () => inner.close(),
+  };
+  return { source, bytesRead: () => bytes };
+}
+
+async function backup(engine: BackupEngine, path: string, name: string, parent?: string) {
+  const { source, bytesRead } = await countingSource(path);
+  try {
+    const result = await engine.backup({ ...at(name), backupId: name, volumeId: 'v', source, parent: parent ? at(parent) : undefined });
+    return { ...result, bytesRead: bytesRead() };
+  } finally {
+    await source.close();
+  }
+}
+
+async function restore(engine: BackupEngine, name: string): Promise<{ path: string; allocated: number }> {
+  const path = join(dir, `${name}-restored`);
+  const target = await openRestoreFile(path);
+  await engine.restore({ ...at(name), target }).finally(() => target.close());
+  return { path, allocated: (await stat(path)).blocks * 512 };
+}
+
+/**
+ * Byte-identical, without hashing gigabytes of holes: both files' data extents are read and compared; outside
+ * them both files are holes, which read as zeros.
+ */
+async function expectSameContent(actual: string, expected: string): Promise<void> {
+  const [a, b] = await Promise.all([open(actual, 'r'), open(expected, 'r')]);
+  try {
+    const size = (await b.stat()).size;
+    expect((await a.stat()).size).toBe(size);
+    const ranges = [...dataExtents(a.fd, 0, size)!, ...dataExtents(b.fd, 0, size)!].sort((x, y) => x[0] - y[0]);
+    let compared = 0;
+    for (const [start, end] of ranges) {
+      for (let offset = Math.max(start, compared); offset < end; offset += 8 * MiB) {
+        const length = Math.min(8 * MiB, end - offset);
+        const [left, right] = [Buffer.alloc(length), Buffer.alloc(length)];
+        await a.read(left, 0, length, offset);
+        await b.read(right, 0, length, offset);
+        expect(left.equals(right), `bytes ${offset}-${offset + length}`).toBe(true);
+      }
+      compared = Math.max(compared, end);
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+async function objectBytes(driver: MemoryStore, key: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of await driver.getObject('backups', key)) parts.push(Buffer.from(part));
+  return Buffer.concat(parts);
+}
+
+describe('sparse volumes', { timeout: 120_000 }, () => {
+  it('this machine can ask the filesystem for extents (koffi loads lseek)', async () => {
+    // Linux is where Stowage runs; without the binding every test below would pass by reading everything.
+    expect(sparseReadsAvailable()).toBe(true);
+    const path = await sparseFile('extents', 64 * MiB, [[8 * MiB, MiB], [40 * MiB, 2 * MiB]]);
+    const handle = await open(path, 'r');
+    try {
+      expect(dataExtents(handle.fd, 0, 64 * MiB)).toEqual([[8 * MiB, 9 * MiB], [40 * MiB, 42 * MiB]]);
+      expect(dataExtents(handle.fd, 8 * MiB + 4096, 16 * MiB)).toEqual([[8 * MiB + 4096, 9 * MiB]]);
+      expect(dataExtents(handle.fd, 50 * MiB, 14 * MiB)).toEqual([]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('backs up a 3 GiB sparse volume reading only its data; digest segments exist only where data is', async () => {
+    const engine = new BackupEngine({ driver: new MemoryStore(), backendName: 'mem' });
+    // Data in segments 0 and 2 (1 GiB each); segment 1 and the odd-sized tail segment 3 are holes.
+    const size = 3 * GiB + 12_345;
+    const path = await sparseFile('three', size, [[0, MiB], [2 * GiB + 512 * MiB + 100, 3 * MiB]]);
+    const result = await backup(engine, path, 'three');
+    expect(result.bytesRead).toBeLessThanOrEqual(2 * 8 * MiB);
+    // The second run starts 100 bytes into a block, so it touches one block more than its 3 MiB.
+    expect(result.changedBytes).toBe(MiB + 3 * MiB + BLOCK);
+    expect(result.metadata.format).toBe('stowage.backup/v2');
+    expect(result.metadata.digestSegments?.segments.map((segment) => segment.index)).toEqual([0, 2]);
+    const restored = await restore(engine, 'three');
+    await expectSameContent(restored.path, path);
+    // Holes stay holes: the restored file allocates its data (in whole blocks), not its size.
+    expect(restored.allocated).toBeLessThanOrEqual(8 * MiB);
+  });
+
+  it('an incremental treats holes as zero: a punched range is a change, a hole that stayed one costs nothing', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem', chunkSize: MiB });
+    const path = await sparseFile('punch', 2 * GiB, [[0, 2 * MiB], [GiB, 4 * MiB]]);
+    await backup(engine, path, 'punch-full');
+    const unchanged = await backup(engine, path, 'punch-same', 'punch-full');
+    expect(unchanged.objectCount).toBe(0);
+    expect(unchanged.changedBytes).toBe(0);
+    expect(unchanged.metadata.zeroRuns).toEqual([]);
+    expect(unchanged.bytesRead).toBeLessThanOrEqual(6 * MiB);
+
+    // Punch 1 MiB out of the second run (now a hole) and write new data elsewhere.
+    await promisify(execFile)('fallocate', ['--punch-hole', '--offset', String(GiB + MiB), '--length', String(MiB), path]);
+    const handle = await open(path, 'r+');
+    await handle.write(randomBytes(BLOCK), 0, BLOCK, 1536 * MiB);
+    await handle.close();
+    const changed = await backup(engine, path, 'punch-incr', 'punch-same');
+    expect(changed.changedBytes).toBe(BLOCK);
+    expect(changed.metadata.zeroRuns).toEqual([[(GiB + MiB) / BLOCK, MiB / BLOCK]]);
+    await expectSameContent((await restore(engine, 'punch-incr')).path, path);
+  });
+
+  it('restores v1 backups (one sha256 object for the whole volume) and takes v2 incrementals of them', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem', chunkSize: MiB });
+    const path = await sparseFile('legacy', 8 * MiB + 1000, [[0, 3 * MiB], [6 * MiB, MiB]]);
+    const v2 = await backup(engine, path, 'legacy');
+    // Rewrite it as a v1 writer would have: the whole digest table in `sha256`, no segments.
+    const content = await readFile(path);
+    const digests = Buffer.concat(
+      Array.from({ length: Math.ceil(content.length / BLOCK) }, (_, i) => createHash('sha256').update(content.subarray(i * BLOCK, (i + 1) * BLOCK)).digest()),
+    );
+    const table = serializeSha256Object(
+      { format: SHA256_OBJECT_MAGIC, backupId: 'legacy', volumeSize: content.length, blockSize: BLOCK, blocks: digests.length / 32 },
+      digests,
+    );
+    const { prefix } = at('legacy');
+    for (const segment of v2.metadata.digestSegments!.segments) await driver.deleteObject('backups', prefix + segment.name);
+    await driver.putObject('backups', prefix + SHA256_OBJECT, table, { length: table.length });
+    const { digestSegments: _segments, ...rest } = v2.metadata;
+    const v1 = { ...rest, format: BACKUP_FORMAT_V1, sha256Object: { name: SHA256_OBJECT, length: table.length, sha256: createHash('sha256').update(table).digest('hex') } };
+    const metadataBytes = Buffer.from(JSON.stringify(v1));
+    await driver.putObject('backups', prefix + METADATA_OBJECT, metadataBytes, { length: metadataBytes.length });
+
+    expect(await sha256File((await restore(engine, 'legacy')).path)).toBe(await sha256File(path));
+    const handle = await open(path, 'r+');
+    await handle.write(randomBytes(BLOCK), 0, BLOCK, 4 * MiB);
+    await handle.close();
+    const child = await backup(engine, path, 'legacy-child', 'legacy');
+    expect(child.changedBytes).toBe(BLOCK);
+    expect(await sha256File((await restore(engine, 'legacy-child')).path)).toBe(await sha256File(path));
+  });
+
+  it('refuses a restore whose digest segment is damaged, missing or of another backup, naming the object', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem', chunkSize: MiB });
+    const path = await sparseFile('damaged', 4 * MiB, [[0, 4 * MiB]]);
+    const result = await backup(engine, path, 'damaged');
+    const segment = result.metadata.digestSegments!.segments[0]!;
+    const key = at('damaged').prefix + segment.name;
+    const original = await objectBytes(driver, key);
+    const flipped = Buffer.from(original);
+    flipped[flipped.length - 1]! ^= 1;
+    await driver.putObject('backups', key, flipped, { length: flipped.length });
+    const damaged = await restore(engine, 'damaged').catch((error: unknown) => error);
+    expect(ChecksumMismatchError.isInstance(damaged)).toBe(true);
+    expect((damaged as Error).message).toContain(`backups/${key} on backend mem`);
+
+    await driver.deleteObject('backups', key);
+    await expect(restore(engine, 'damaged')).rejects.toThrow(segment.name);
+
+    // A segment of another backup with the same content length and a metadata record made to match it.
+    await backup(engine, path, 'other');
+    const foreign = await objectBytes(driver, at('other').prefix + segment.name);
+    await driver.putObject('backups', key, foreign, { length: foreign.length });
+    const forged = { ...result.metadata, digestSegments: { ...result.metadata.digestSegments!, segments: [{ ...segment, length: foreign.length, sha256: createHash('sha256').update(foreign).digest('hex') }] } };
+    const bytes = Buffer.from(JSON.stringify(forged));
+    await driver.putObject('backups', at('damaged').prefix + METADATA_OBJECT, bytes, { length: bytes.length });
+    await expect(restore(engine, 'damaged')).rejects.toThrow(/does not describe blocks 0-127 of backup damaged/);
+  });
+});
