@@ -4,14 +4,14 @@
  * key, a restart between two calls, a timeout that bounds a call on a server that stopped answering.
  */
 import { DriverSetupError, StorageAuthError, StorageUnavailableError } from '@stowage/core';
-import { rejectionOf, runDriverFaultSuite } from '@stowage/testkit';
+import { rejectionOf, runDriverFaultSuite, runOutageDuringBackup } from '@stowage/testkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { createSftp, removeServerFolder, sshdTestServer, strangerKey } from './sftp-test-helpers.js';
+import { createSftp, freezeSshd, removeServerFolder, sshdTestServer, strangerKey } from './sftp-test-helpers.js';
 
 const server = sshdTestServer();
 
@@ -111,6 +111,34 @@ if (server.requirement.available) {
       await driver.putObject(driver.defaultContainer, key, Buffer.from('after!'), { length: 6 });
       expect((await readAll(await driver.getObject(driver.defaultContainer, key))).toString()).toBe('after!');
       await driver.deleteObject(driver.defaultContainer, key);
+      await driver.close?.();
+    });
+
+    it('a server frozen in the middle of a backup (no reset, no answer) fails it within the timeouts; once back, a delete leaves nothing', async () => {
+      // SIGSTOP on sshd and its sessions: connections stay open and silent, only the driver's timeouts end the calls.
+      const driver = await create({ timeout: 3, connect_timeout: 2, retry_attempts: 2, retry_backoff: 0.05 });
+      await driver.doSetup();
+      let frozenAt = 0;
+      let failedAfter = 0;
+      const { error, orphans } = await runOutageDuringBackup({
+        driver,
+        container: driver.defaultContainer,
+        workDir: keysDir,
+        stopServer: async () => {
+          await freezeSshd(endpoints, 'SIGSTOP');
+          frozenAt = Date.now();
+        },
+        startServer: async () => {
+          failedAfter = Date.now() - frozenAt;
+          await freezeSshd(endpoints, 'SIGCONT');
+        },
+      });
+      expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
+      console.log(`frozen server: the backup failed ${failedAfter} ms after the freeze: ${(error as Error).message}`);
+      expect((error as Error).message).toMatch(/no answer/);
+      // Attempts of 3 s plus reconnects of 2 s: well under a minute, never a hang.
+      expect(failedAfter).toBeLessThan(60_000);
+      expect(orphans).toEqual([]);
       await driver.close?.();
     });
 

@@ -1,7 +1,7 @@
 import { createFromPlugin, testServer, type TestServer } from '@stowage/testkit';
 import type { StorageDriver } from '@stowage/core';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import plugin from '../src/index.js';
@@ -58,4 +58,21 @@ export async function strangerKey(dir: string): Promise<string> {
   const path = join(dir, 'stranger_ed25519');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
   return path;
+}
+
+/** Send `signal` to the running sshd and every session process under it (SIGSTOP freezes it without a reset). */
+export async function freezeSshd(endpoints: SshdEndpoints, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+  const listener = Number((await readFile(join(endpoints.state, 'pids', 'sshd.pid'), 'utf8')).trim());
+  const pids = [listener];
+  for (let index = 0; index < pids.length && index < 1000; index += 1) {
+    const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pids[index])]).catch(() => ({ stdout: '' }));
+    pids.push(...stdout.split(/\s+/).filter(Boolean).map(Number));
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
