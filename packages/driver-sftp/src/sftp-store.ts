@@ -133,6 +133,8 @@ export class SftpStore implements StorageDriver {
       async (client) => {
         if (!this.#folders.has(folder)) {
           await client.mkdir(folder, true);
+          // Bounded: one entry per backup folder, so a long-running service forgets old ones now and then.
+          if (this.#folders.size >= 10_000) this.#folders.clear();
           this.#folders.add(folder);
         }
         const temp = `${path}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
@@ -189,7 +191,7 @@ export class SftpStore implements StorageDriver {
       );
       for (const entry of entries) {
         const key = `${folder}${entry.name}`;
-        if (entry.type === 'd' && (key.startsWith(prefix) || prefix.startsWith(`${key}/`))) folders.push(`${key}/`);
+        if (entry.type === 'd' && key.startsWith(prefix)) folders.push(`${key}/`);
         else if (entry.type === '-' && key.startsWith(prefix)) yield key;
       }
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { createSftp, freezeSshd, removeServerFolder, sshdTestServer, strangerKey } from './sftp-test-helpers.js';
+import { createSftp, freezeSshd, removeServerFolder, run, sshdTestServer, strangerKey } from './sftp-test-helpers.js';
 
 const server = sshdTestServer();
 
@@ -72,6 +72,21 @@ if (server.requirement.available) {
       const error = await rejectionOf(driver.doSetup());
       expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
       expect(error.message).toMatch(/cannot read private_key_path .*missing/);
+    });
+
+    it('decrypts a key with passphrase_env, and names a wrong passphrase as such', async () => {
+      const locked = join(keysDir, 'locked_ed25519');
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'right horse battery', '-f', locked]);
+      process.env.STOWAGE_TEST_SFTP_PASSPHRASE = 'wrong';
+      const wrong = await rejectionOf((await create({ private_key_path: locked, passphrase_env: 'STOWAGE_TEST_SFTP_PASSPHRASE' })).doSetup());
+      expect(DriverSetupError.isInstance(wrong), String(wrong)).toBe(true);
+      expect(wrong.message).toContain(`cannot use the private key from private_key_path ${locked}`);
+      expect(wrong.message).not.toContain('wrong');
+      // The right passphrase opens the key; this server does not know it, so the login itself is refused.
+      process.env.STOWAGE_TEST_SFTP_PASSPHRASE = 'right horse battery';
+      const refused = await rejectionOf((await create({ private_key_path: locked, passphrase_env: 'STOWAGE_TEST_SFTP_PASSPHRASE' })).doSetup());
+      expect(refused.message).toMatch(/authentication as root@127\.0\.0\.1:\d+ failed/);
+      delete process.env.STOWAGE_TEST_SFTP_PASSPHRASE;
     });
 
     it('takes the key from an environment variable, and accepts an unpinned host only with a warning', async () => {
