@@ -60,6 +60,8 @@ export const nfsOptionsSchema = z
     concurrency: z.number().int().min(1).max(64).default(4),
     /** Largest object accepted, in bytes. */
     max_object_size: z.number().int().min(MiB).max(Number.MAX_SAFE_INTEGER).default(1024 * MiB),
+    /** Temp files of interrupted writes older than this are removed by doSetup (several hosts may share the export). */
+    stale_temp_after_seconds: z.number().int().min(1).max(30 * 24 * 3600).default(3600),
     /** File and folder modes of what the driver creates. */
     file_mode: z.number().int().min(0).max(0o7777).default(0o644),
     dir_mode: z.number().int().min(0).max(0o7777).default(0o755),

@@ -4,6 +4,7 @@ import {
   type CallOptions,
   type DriverCapabilities,
   type DriverContext,
+  type DriverLogger,
   type ObjectBody,
   type PutBody,
   type PutObjectOptions,
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { NfsOptions } from './nfs-config.js';
 import { isNfsStatus, toStowageError, type NfsCallContext } from './nfs-errors.js';
 import { Nfs3Client } from './nfs3/nfs3-client.js';
-import { FileType, StableHow } from './nfs3/nfs3-protocol.js';
+import { FileType, StableHow, type DirEntry } from './nfs3/nfs3-protocol.js';
 
 const TEMP_MARK = '.stowage-tmp-';
 /** Uncommitted bytes of one object kept for a re-send; a COMMIT is made whenever this many are outstanding. */
@@ -42,6 +43,7 @@ export class NfsStore implements StorageDriver {
   readonly defaultContainer: string;
   readonly #options: NfsOptions;
   readonly #backend: string;
+  readonly #logger: DriverLogger | undefined;
   readonly #client: Nfs3Client;
   readonly #where: string;
   readonly #identity: string;
@@ -52,6 +54,7 @@ export class NfsStore implements StorageDriver {
   constructor(options: NfsOptions, context: DriverContext) {
     this.#options = options;
     this.#backend = context.backendName;
+    this.#logger = context.logger;
     this.defaultContainer = options.container;
     this.capabilities = { maxObjectSize: options.max_object_size, preferredConcurrency: options.concurrency, verifiesPutChecksum: false };
     this.#where = `${options.server}:${options.export}`;
@@ -94,6 +97,38 @@ export class NfsStore implements StorageDriver {
       signal,
       onFailure: (what, error) => setupStepError(prefix, `${what} failed`, error, { backend: this.#backend, container }),
     });
+    const swept = await this.#sweepCrashedWrites(container, signal).catch((error: unknown) => {
+      this.#logger?.warn('sweeping temp files of crashed writes failed; the next setup tries again', { backend: this.#backend, error: String(error) });
+      return 0;
+    });
+    if (swept > 0) this.#logger?.info('removed temp files that crashed or interrupted writes left behind', { backend: this.#backend, tempFiles: swept });
+  }
+
+  /**
+   * Remove the temp files that writes interrupted by an outage or a crash left in `container`, once untouched for
+   * `stale_temp_after_seconds` (by the server's mtime, which every WRITE renews): several hosts may share the export,
+   * so age is the only safe sign of a dead writer.
+   */
+  async #sweepCrashedWrites(container: string, signal: AbortSignal | undefined): Promise<number> {
+    const staleBefore = Date.now() - this.#options.stale_temp_after_seconds * 1000;
+    let removed = 0;
+    const sweep = async (dir: Buffer, depth: number): Promise<void> => {
+      // Keys are a few folders deep; anything deeper is not ours to walk.
+      if (depth > 16) return;
+      for await (const entry of this.#entries(dir, signal)) {
+        const type = entry.attributes?.type;
+        if (type === FileType.Directory && !entry.name.startsWith('.') && entry.handle !== undefined) await sweep(entry.handle, depth + 1);
+        else if (type === FileType.Directory && entry.name === PROBE_FOLDER && entry.handle !== undefined) await sweep(entry.handle, depth + 1);
+        else if (type === FileType.Regular && entry.name.startsWith(TEMP_MARK) && (entry.attributes?.mtimeMs ?? Infinity) < staleBefore) {
+          await this.#client.remove(dir, entry.name, `of ${entry.name}`, { signal }).then(
+            () => (removed += 1),
+            () => undefined,
+          );
+        }
+      }
+    };
+    await sweep(await this.#folder([container], false, signal), 0);
+    return removed;
   }
 
   async checkAvailable(options?: CallOptions): Promise<void> {
@@ -280,6 +315,12 @@ export class NfsStore implements StorageDriver {
         if (!verifierChanged && (verifier === undefined || verifier.equals(committed))) break;
         if (round >= COMMIT_ROUNDS) throw new StorageUnavailableError(`the server's write verifier kept changing over ${round} COMMITs (it keeps restarting)`);
         // The server restarted since some WRITE: what it acknowledged UNSTABLE may be lost. Send it all again.
+        this.#logger?.warn('the NFS server restarted during a write (its write verifier changed): sending the uncommitted data again', {
+          backend: this.#backend,
+          operation,
+          bytes: uncommittedBytes,
+          round,
+        });
         verifier = committed;
         verifierChanged = false;
         for (const range of uncommitted) await writeRange(range.offset, range.data);
@@ -474,30 +515,35 @@ export class NfsStore implements StorageDriver {
     }
   }
 
-  async *#walk(dir: Buffer, keyPrefix: string, signal: AbortSignal | undefined): AsyncIterable<string> {
+  /** Every entry of a folder but `.` and `..`, page by page. */
+  async *#entries(dir: Buffer, signal: AbortSignal | undefined): AsyncIterable<DirEntry> {
     let cookie = 0n;
     let verifier: Buffer = Buffer.alloc(8);
     // Bounded: a directory that never reaches eof is a server bug, not a reason to loop forever.
     for (let page = 0; page < 1_000_000; page += 1) {
-      throwIfAborted(signal, `listing ${keyPrefix}`);
-      const listing = await this.#client.readdirplus(dir, cookie, verifier, `of folder ${keyPrefix || '/'}`, { signal });
+      throwIfAborted(signal, 'listing a folder');
+      const listing = await this.#client.readdirplus(dir, cookie, verifier, 'of a folder', { signal });
       verifier = listing.cookieVerifier;
       for (const entry of listing.entries) {
         cookie = entry.cookie;
-        if (entry.name.startsWith('.')) continue;
-        const type = entry.attributes?.type;
-        if (type === FileType.Directory) {
-          const handle = entry.handle ?? (await this.#client.lookup(dir, entry.name, `of folder ${entry.name}`, { signal })).handle;
-          yield* this.#walk(handle, `${keyPrefix}${entry.name}/`, signal);
-        } else if (type === FileType.Regular) {
-          yield keyPrefix + entry.name;
-        } else if (type === undefined) {
-          const found = await this.#client.lookup(dir, entry.name, `of ${entry.name}`, { signal });
-          if (found.attributes?.type === FileType.Directory) yield* this.#walk(found.handle, `${keyPrefix}${entry.name}/`, signal);
-          else yield keyPrefix + entry.name;
-        }
+        if (entry.name !== '.' && entry.name !== '..') yield entry;
       }
       if (listing.eof) return;
+    }
+  }
+
+  async *#walk(dir: Buffer, keyPrefix: string, signal: AbortSignal | undefined): AsyncIterable<string> {
+    for await (const entry of this.#entries(dir, signal)) {
+      if (entry.name.startsWith('.')) continue;
+      let type = entry.attributes?.type;
+      let handle = entry.handle;
+      if (type === undefined || (type === FileType.Directory && handle === undefined)) {
+        const found = await this.#client.lookup(dir, entry.name, `of ${keyPrefix}${entry.name}`, { signal });
+        type = found.attributes?.type ?? FileType.Regular;
+        handle = found.handle;
+      }
+      if (type === FileType.Directory) yield* this.#walk(handle!, `${keyPrefix}${entry.name}/`, signal);
+      else if (type === FileType.Regular) yield keyPrefix + entry.name;
     }
   }
 

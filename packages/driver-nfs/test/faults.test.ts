@@ -4,17 +4,20 @@
  * the server killed (SIGKILL) in the middle of a backup, a restart seen by the same driver.
  */
 import { DriverSetupError, StorageUnavailableError } from '@stowage/driver-contract';
-import { rejectionOf, runDriverFaultSuite, runOutageDuringBackup } from '@stowage/testkit';
+import { createFromPlugin, rejectionOf, runDriverFaultSuite, runOutageDuringBackup } from '@stowage/testkit';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNfsDriver, nfsTestServer } from './nfs-test-helpers.js';
+import plugin from '../src/index.js';
+import { createNfsDriver, nfsOptions, nfsTestServer } from './nfs-test-helpers.js';
 
 const run = promisify(execFile);
+const MiB = 1024 * 1024;
 const server = nfsTestServer();
 
 if (server.requirement.available) {
@@ -100,6 +103,92 @@ if (server.requirement.available) {
       expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
       expect(orphans).toEqual([]);
       console.log(`backup failed and was cleaned up ${Date.now() - started} ms after it started`);
+      await driver.close?.();
+    });
+
+    it('the server restarted in the middle of a put: the changed write verifier makes the driver send the data again', async () => {
+      const warnings: string[] = [];
+      const logger = { info: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
+      const driver = await createFromPlugin(
+        plugin,
+        { ...nfsOptions(endpoints), base_dir: baseDir, retry_attempts: 6, retry_backoff: 0.2 },
+        { backendName: 'nfs-verifier', logger },
+      );
+      await driver.doSetup();
+      const data = randomBytes(8 * MiB);
+      const key = `verifier-${randomUUID()}`;
+      const body = (async function* () {
+        yield data.subarray(0, 4 * MiB);
+        // The first half is written UNSTABLE (not committed) when ganesha restarts.
+        await sleep(300);
+        await ganesha('stop-server')();
+        await ganesha('start-server')();
+        yield data.subarray(4 * MiB);
+      })();
+      await driver.putObject(driver.defaultContainer, key, body, { length: data.length });
+      expect(warnings.some((message) => message.includes('write verifier changed')), warnings.join('\n')).toBe(true);
+      const parts: Buffer[] = [];
+      for await (const part of await driver.getObject(driver.defaultContainer, key)) parts.push(Buffer.from(part));
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+      await driver.deleteObject(driver.defaultContainer, key);
+      await driver.close?.();
+    });
+
+    it('doSetup removes the temp files that interrupted writes left behind, once older than stale_temp_after_seconds', async () => {
+      const infos: Array<Record<string, unknown> | undefined> = [];
+      const logger = { info: (_: string, fields?: Record<string, unknown>) => infos.push(fields), error: () => undefined, warn: () => undefined };
+      const driver = await createFromPlugin(
+        plugin,
+        { ...nfsOptions(endpoints), base_dir: baseDir, retry_attempts: 1, timeout: 2, stale_temp_after_seconds: 1 },
+        { backendName: 'nfs-sweep', logger },
+      );
+      await driver.doSetup();
+      const folder = join(endpoints.exportPath, baseDir, driver.defaultContainer, `sweep-${randomUUID()}`);
+      const temps = async () => (await readdir(folder).catch(() => [] as string[])).filter((name) => name.startsWith('.stowage-tmp-'));
+      // A put whose server dies half-way: its clean-up cannot reach the server, so the temp file stays.
+      const body = (async function* () {
+        yield Buffer.alloc(MiB, 1);
+        await sleep(200);
+        await ganesha('kill-server')();
+        yield Buffer.alloc(MiB, 2);
+      })();
+      const put = await rejectionOf(driver.putObject(driver.defaultContainer, `${folder.split('/').pop()}/object`, body, { length: 2 * MiB }));
+      expect(StorageUnavailableError.isInstance(put), String(put)).toBe(true);
+      await ganesha('start-server')();
+      expect(await temps()).toHaveLength(1);
+      await sleep(1500);
+      await driver.doSetup();
+      expect(await temps()).toEqual([]);
+      expect(infos.some((fields) => fields?.tempFiles === 1), JSON.stringify(infos)).toBe(true);
+      await driver.close?.();
+    });
+
+    it('a folder handle gone stale (the folder removed and made again by another client) is looked up again once', async () => {
+      const first = await create();
+      const second = await create();
+      await first.doSetup();
+      const container = first.defaultContainer;
+      const folder = `stale-${randomUUID()}/x/`;
+      const put = (driver: typeof first, name: string) => driver.putObject(container, `${folder}${name}`, Buffer.from(name), { length: name.length });
+      await put(first, 'one');
+      // The second driver removes the object and with it the folders (now empty), then makes them again: the
+      // first driver's cached handles now name folders that no longer exist.
+      await second.deleteObject(container, `${folder}one`);
+      await put(second, 'two');
+      await put(first, 'three');
+      const keys: string[] = [];
+      for await (const key of first.listObjects(container, folder)) keys.push(key);
+      expect(keys.sort()).toEqual([`${folder}three`, `${folder}two`]);
+      for (const name of ['two', 'three']) await first.deleteObject(container, `${folder}${name}`);
+      await first.close?.();
+      await second.close?.();
+    });
+
+    it('finds the NFS and MOUNT ports through the portmapper when none are configured', async () => {
+      const { nfs_port: _nfs, mount_port: _mount, ...withoutPorts } = nfsOptions(endpoints);
+      const driver = await createFromPlugin(plugin, { ...withoutPorts, base_dir: baseDir }, { backendName: 'nfs-portmapper' });
+      await driver.doSetup();
+      await driver.checkAvailable();
       await driver.close?.();
     });
 

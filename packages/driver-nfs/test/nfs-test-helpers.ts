@@ -19,21 +19,21 @@ export function nfsTestServer(): TestServer<NfsEndpoints> {
   return testServer<NfsEndpoints>('nfsServer', 'the NFS test server');
 }
 
+/** Options for the test server: its ports, two quick retries, 20 s per RPC. */
+export function nfsOptions(endpoints: NfsEndpoints): Record<string, unknown> {
+  return {
+    server: endpoints.server,
+    export: endpoints.export,
+    nfs_port: endpoints.nfsPort,
+    mount_port: endpoints.mountPort,
+    retry_attempts: 2,
+    retry_backoff: 0.05,
+    timeout: 20,
+    connect_timeout: 5,
+  };
+}
+
 /** A driver made through the plugin's schema, on the test server, with `overrides`. */
 export function createNfsDriver(endpoints: NfsEndpoints, backendName: string, overrides: Record<string, unknown> = {}): Promise<StorageDriver> {
-  return createFromPlugin(
-    plugin,
-    {
-      server: endpoints.server,
-      export: endpoints.export,
-      nfs_port: endpoints.nfsPort,
-      mount_port: endpoints.mountPort,
-      retry_attempts: 2,
-      retry_backoff: 0.05,
-      timeout: 20,
-      connect_timeout: 5,
-      ...overrides,
-    },
-    { backendName },
-  );
+  return createFromPlugin(plugin, { ...nfsOptions(endpoints), ...overrides }, { backendName });
 }
