@@ -12,6 +12,7 @@ import {
   type StorageDriver,
 } from '@stowage/driver-contract';
 import {
+  BodyLengthError,
   abortedError,
   countedBody,
   missingContainerError,
@@ -124,7 +125,7 @@ export class SftpStore implements StorageDriver {
     // Bytes at hand can be sent again after a dropped connection; a stream cannot.
     const replayable = body instanceof Uint8Array;
     if (replayable && body.length !== length) {
-      throw toStowageError(new Error(`body has ${body.length} bytes, ${length} were announced`), call);
+      throw toStowageError(new BodyLengthError(`body has ${body.length} bytes, ${length} were announced`, body.length, length), call);
     }
     const folder = posix.dirname(path);
     await this.#run(
