@@ -12,7 +12,7 @@ import {
   StowageError,
   describeError,
 } from '@stowage/driver-contract';
-import { AttemptTimeoutError, errorDetails, isAbortError, networkErrorCode, type CallContext } from '@stowage/driver-utils';
+import { AttemptTimeoutError, errorDetails, isAbortError, isNetworkError, networkErrorCode, type CallContext } from '@stowage/driver-utils';
 
 /** What a failed call was doing and as whom; `container` is the bucket, `object` the key as the engine names it. */
 export interface GcsCallContext extends CallContext {
@@ -40,10 +40,6 @@ function facts(error: unknown): ErrorFacts {
 function isTimeoutOrNetwork(error: unknown): boolean {
   if (error instanceof AttemptTimeoutError || isNetworkError(error)) return true;
   return error instanceof Error && (error as { type?: unknown }).type === 'request-timeout';
-}
-
-function isNetworkError(error: unknown): boolean {
-  return networkErrorCode(error) !== undefined;
 }
 
 /** Worth another attempt: throttled (429), a server error (5xx, 408), a timeout or a dropped connection. */
