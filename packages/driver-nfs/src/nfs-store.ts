@@ -1,4 +1,5 @@
 import {
+  AbortedError,
   StorageUnavailableError,
   throwIfAborted,
   type CallOptions,
@@ -180,7 +181,10 @@ export class NfsStore implements StorageDriver {
       created = { dir };
       await this.#writeAll(handle, countedBody(body, options.length), session.ioSize, context.operation, signal);
       // The caller's abort must not leave a rename half-known: it runs detached, bounded by its own timeout.
-      await this.#client.rename(dir, temp, dir, name, `of ${temp} to ${name}`);
+      await this.#client.rename(dir, temp, dir, name, `of ${temp} to ${name}`).catch(async (error: unknown) => {
+        // A retry (the first attempt's answer lost with its connection) finds the temp file gone: renamed already.
+        if (!isNfsStatus(error, 'NFS3ERR_NOENT') || (await this.#exists(dir, temp)) || !(await this.#exists(dir, name))) throw error;
+      });
     } catch (error) {
       if (created !== undefined) {
         const dir = created.dir;
@@ -403,26 +407,39 @@ export class NfsStore implements StorageDriver {
 
   // ---- folders ---------------------------------------------------------------------------------------------------
 
-  /** MOUNT, FSINFO and the base folder, once per session (again after a failure or a stale handle). */
-  #sessionFor(signal: AbortSignal | undefined, createBase: boolean): Promise<Session> {
-    this.#session ??= this.#openSession(signal, createBase).catch((error: unknown) => {
+  /**
+   * MOUNT, FSINFO and the base folder, once per session (again after a failure or a stale handle). Shared by
+   * concurrent callers, so no one caller's signal cancels it; its calls are bounded by their timeouts. A caller that
+   * is cancelled meanwhile stops waiting.
+   */
+  async #sessionFor(signal: AbortSignal | undefined, createBase: boolean): Promise<Session> {
+    this.#session ??= this.#openSession(createBase).catch((error: unknown) => {
       this.#session = undefined;
       throw error;
     });
-    return this.#session;
+    if (signal === undefined) return this.#session;
+    throwIfAborted(signal, `nfs backend ${this.#backend}: mounting ${this.#where}`);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(`nfs backend ${this.#backend}: mounting ${this.#where} was cancelled`, { cause: signal.reason }));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return Promise.race([this.#session, aborted]).finally(() => signal.removeEventListener('abort', onAbort!));
   }
 
-  async #openSession(signal: AbortSignal | undefined, createBase: boolean): Promise<Session> {
-    const options = { signal };
-    const root = await this.#client.mount(this.#options.export, options);
-    const info = await this.#client.fsinfo(root, options);
+  async #openSession(createBase: boolean): Promise<Session> {
+    const root = await this.#client.mount(this.#options.export);
+    const info = await this.#client.fsinfo(root);
     const ioSize = Math.max(4096, Math.min(this.#options.io_size, info.wtmax || this.#options.io_size, info.rtmax || this.#options.io_size));
     let base = root;
     for (const segment of this.#options.base_dir.split('/').filter((part) => part !== '')) {
-      base = await this.#lookupOrMake(base, segment, createBase, signal).catch((error: unknown) => {
+      base = await this.#lookupOrMake(base, segment, createBase, undefined).catch((error: unknown) => {
         if (!isNfsStatus(error, 'NFS3ERR_NOENT')) throw error;
         throw new StorageUnavailableError(
-          `base_dir ${this.#options.base_dir} does not exist below ${this.#where} and create_base_dir is false; create it or set create_base_dir: true`,
+          `base_dir ${this.#options.base_dir} does not exist below ${this.#where}` +
+            (createBase || !this.#options.create_base_dir
+              ? ' and create_base_dir is false; create it or set create_base_dir: true'
+              : '; only doSetup creates it (was the export replaced or emptied?)'),
           { backend: this.#backend, cause: error },
         );
       });
@@ -454,7 +471,10 @@ export class NfsStore implements StorageDriver {
     for (; depth < folders.length; depth += 1) {
       // The container itself is made only when create_container allows; folders below it always.
       const mayCreate = create && (depth > 0 || this.#options.create_container);
-      handle = await this.#lookupOrMake(handle, folders[depth]!, mayCreate, signal);
+      handle = await this.#lookupOrMake(handle, folders[depth]!, mayCreate, signal).catch((error: unknown) => {
+        if (depth === 0 && create && !mayCreate && isNfsStatus(error, 'NFS3ERR_NOENT')) throw this.#missingContainer('ensure', folders[0]!);
+        throw error;
+      });
       this.#folders.set(folders.slice(0, depth + 1).join('/'), handle);
     }
     return handle;
@@ -545,6 +565,16 @@ export class NfsStore implements StorageDriver {
       if (type === FileType.Directory) yield* this.#walk(handle!, `${keyPrefix}${entry.name}/`, signal);
       else if (type === FileType.Regular) yield keyPrefix + entry.name;
     }
+  }
+
+  async #exists(dir: Buffer, name: string): Promise<boolean> {
+    return this.#client.lookup(dir, name, `of ${name}`).then(
+      () => true,
+      (error: unknown) => {
+        if (isNfsStatus(error, 'NFS3ERR_NOENT')) return false;
+        throw error;
+      },
+    );
   }
 
   #forget(): void {

@@ -3,7 +3,7 @@
  * stopped before and in the middle of a backup, a request never answered), and what only NFS has: a bad export path,
  * the server killed (SIGKILL) in the middle of a backup, a restart seen by the same driver.
  */
-import { DriverSetupError, StorageUnavailableError } from '@stowage/driver-contract';
+import { DriverSetupError, NotFoundError, StorageUnavailableError } from '@stowage/driver-contract';
 import { createFromPlugin, rejectionOf, runDriverFaultSuite, runOutageDuringBackup } from '@stowage/testkit';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -66,6 +66,15 @@ if (server.requirement.available) {
       expect(DriverSetupError.isInstance(error), String(error)).toBe(true);
       expect(error.message).toContain(`${endpoints.server}:/not-exported`);
       expect(error.message).toMatch(/MNT3ERR_(ACCES|NOENT)/);
+      await driver.close?.();
+    });
+
+    it('a put into a missing container with create_container off is a NotFoundError naming the option', async () => {
+      const container = `missing-${randomUUID().slice(0, 8)}`;
+      const driver = await create({ container, create_container: false });
+      const error = await rejectionOf(driver.putObject(container, 'a/b', Buffer.from('x'), { length: 1 }));
+      expect(NotFoundError.isInstance(error), String(error)).toBe(true);
+      expect(error.message).toMatch(new RegExp(`${container} does not exist .* create_container is false`));
       await driver.close?.();
     });
 

@@ -114,10 +114,12 @@ export class Nfs3Client {
   readonly label: string;
   #ports: Promise<{ nfs: RpcClient; mount: RpcClient }> | undefined;
   #rpcs: RpcClient[] = [];
+  readonly #fromPortmapper: boolean;
 
   constructor(options: Nfs3ClientOptions) {
     this.#options = options;
     this.label = `NFS server ${options.host}`;
+    this.#fromPortmapper = options.nfsPort === undefined || options.mountPort === undefined;
   }
 
   async mount(exportPath: string, options: NfsCallOptions = {}): Promise<Buffer> {
@@ -205,7 +207,7 @@ export class Nfs3Client {
   /** Drop the connections (and forget the ports asked from the portmapper): the next call connects anew. */
   reconnect(reason: string): void {
     for (const rpc of this.#rpcs) rpc.reset(reason);
-    if (this.#options.nfsPort === undefined || this.#options.mountPort === undefined) {
+    if (this.#fromPortmapper) {
       for (const rpc of this.#rpcs) rpc.close();
       this.#rpcs = [];
       this.#ports = undefined;
@@ -261,7 +263,11 @@ export class Nfs3Client {
         check?.(reply);
         return reply;
       },
-    );
+    ).catch((error: unknown) => {
+      // A server restarted on other ports: the portmapper is asked again by the next call.
+      if (error instanceof RpcConnectionError && error.code === 'ECONNREFUSED' && this.#fromPortmapper) this.reconnect('the server refused the connection');
+      throw error;
+    });
   }
 
   #clients(signal: AbortSignal): Promise<{ nfs: RpcClient; mount: RpcClient }> {

@@ -223,7 +223,8 @@ export class RpcClient {
     socket.on('close', () => {
       this.#drop(connection, new RpcConnectionError(`${label}: the server closed the connection`, 'ECONNRESET'));
     });
-    connection = { socket, ready, lastReceiveAt: Date.now() };
+    // Nothing received yet: a call that times out on a connection that never answered drops it.
+    connection = { socket, ready, lastReceiveAt: 0 };
     this.#connection = connection;
     socket.connect(port, host);
     return connection;
@@ -250,9 +251,9 @@ export class RpcClient {
     if (entry === undefined) return;
     this.#pending.delete(xid);
     entry.reject(new RpcTimeoutError(`${this.#options.label}: no answer to ${options.name} within ${options.timeoutMs / 1000} s`, 'ETIMEDOUT'));
-    // A connection that has said nothing for as long as the call waited is dead or hung: the next call gets a new one.
+    // A connection that has said nothing since the call was sent is dead or hung: the next call gets a new one.
     const connection = this.#connection;
-    if (connection !== undefined && Date.now() - connection.lastReceiveAt >= options.timeoutMs) {
+    if (connection !== undefined && connection.lastReceiveAt < entry.sentAt) {
       this.#drop(connection, new RpcConnectionError(`${this.#options.label}: the connection went silent`, 'ETIMEDOUT'));
     }
   }
