@@ -19,6 +19,7 @@ import {
 } from '@stowage/driver-contract';
 import {
   AttemptTimeoutError,
+  abortedError,
   collectBody,
   errorDetails,
   idleTimer,
@@ -160,9 +161,8 @@ export class GcsStore implements StorageDriver {
     const opened = await this.#retry(context, signal, false, async (attemptSignal, controller) => {
       // CRC32C: the hash GCS sends for every object (x-goog-hash); the library checks the bytes against it.
       const stream = this.#file(container, key).createReadStream({ validation: 'crc32c' });
-      const stopWatching = whenAborted(AbortSignal.any([attemptSignal, controller.signal]), () =>
-        stream.destroy(controller.signal.aborted ? controller.signal.reason : attemptSignal.reason),
-      );
+      // The attempt's signal: the caller's abort, the attempt's timeout, and later the idle timer (same controller).
+      const stopWatching = whenAborted(attemptSignal, () => stream.destroy(asError(attemptSignal.reason)));
       const parts = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       try {
         return { stream, parts, first: await parts.next(), controller, stopWatching };
@@ -173,7 +173,6 @@ export class GcsStore implements StorageDriver {
       }
     });
     const { stream, parts, first, controller, stopWatching } = opened;
-    const stopCaller = whenAborted(signal, () => controller.abort(signal?.reason));
     const idle = idleTimer(controller, stallMs, () => new AttemptTimeoutError(`the download stalled for ${this.#options.timeout} s`));
     return (async function* () {
       try {
@@ -185,10 +184,10 @@ export class GcsStore implements StorageDriver {
           idle.stop();
         }
       } catch (error) {
+        if (signal?.aborted) throw abortedError(`gcs backend ${context.backend}: ${context.operation}`, signal, errorDetails(context));
         throw toStowageError(controller.signal.aborted ? controller.signal.reason : error, context);
       } finally {
         idle.stop();
-        stopCaller();
         stopWatching();
         stream.destroy();
       }
@@ -323,7 +322,7 @@ function storageOptions(options: GcsOptions): StorageOptions {
 function upload(file: File, data: Buffer, metadata: FileMetadata, signal: AbortSignal): Promise<FileMetadata> {
   return new Promise((resolve, reject) => {
     const stream = file.createWriteStream({ resumable: false, validation: false, metadata });
-    const stopWatching = whenAborted(signal, () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason))));
+    const stopWatching = whenAborted(signal, () => stream.destroy(asError(signal.reason)));
     stream.once('error', (error) => {
       stopWatching();
       reject(error);
@@ -342,6 +341,10 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     const stopWatching = whenAborted(signal, () => reject(signal.reason));
     promise.then(resolve, reject).finally(stopWatching);
   });
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 function crc32cOf(data: Buffer): string {

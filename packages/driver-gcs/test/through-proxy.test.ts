@@ -180,6 +180,24 @@ describe.skipIf(!server.requirement.available)('gcs through a fault proxy in fro
     expect(error.message).toContain(`${bucket}/download/object`);
   });
 
+  it('abandons a download that stalls mid-body within timeout, as StorageUnavailableError naming the object', async () => {
+    proxy.reset((request) =>
+      isDownload(request)
+        ? {
+            respond: (_request, response) => {
+              response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '1000' });
+              response.write(Buffer.alloc(10));
+            },
+          }
+        : undefined,
+    );
+    const body = await (await viaProxy({ timeout: 0.3 })).getObject(bucket, 'stalled/object');
+    const error = await rejectionOf(drain(body));
+    expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
+    expect(error.message).toMatch(/stalled for 0.3 s/);
+    expect(error.message).toContain(`${bucket}/stalled/object`);
+  });
+
   it('creates a missing bucket with the configured storage class and location when create_bucket is on', async () => {
     const created = `stowage-new-${randomUUID().slice(0, 8)}`;
     const requests: Array<{ url: string; body: Record<string, unknown> }> = [];
