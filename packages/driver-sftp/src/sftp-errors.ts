@@ -34,7 +34,7 @@ export function sftpStatus(error: unknown): number | undefined {
 /** True when the server answered (the connection is still good); false when the connection broke or timed out. */
 export function isServerAnswer(error: unknown): boolean {
   // A body of the wrong length is the caller's fault; the connection is fine.
-  if (error instanceof BodyLengthError) return true;
+  if (error instanceof BodyLengthError || error instanceof RangeError) return true;
   return sftpStatus(error) !== undefined || (error as { code?: unknown } | null)?.code === 'ENOENT';
 }
 

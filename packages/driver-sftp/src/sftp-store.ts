@@ -32,6 +32,7 @@ import type SftpClient from 'ssh2-sftp-client';
 import type { SftpOptions } from './sftp-config.js';
 import { ConnectFailure, isMissingFile, isServerAnswer, toStowageError } from './sftp-errors.js';
 import { SftpPool, parsePrivateKey } from './sftp-pool.js';
+import { readWhole, writeWhole } from './sftp-transfer.js';
 
 /** Marks an upload's temporary file, `<key>.stowage-tmp-<hex>`, renamed onto `<key>` once complete. */
 const TEMP_MARK = '.stowage-tmp-';
@@ -148,9 +149,9 @@ export class SftpStore implements StorageDriver {
             throw error;
           }
         };
-        const source = replayable ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Readable.from(counted());
         try {
-          await client.put(source, temp);
+          if (replayable) await writeWhole(client, temp, body);
+          else await client.put(Readable.from(counted()), temp);
           // posix-rename@openssh.com replaces an existing object atomically (plain SFTP rename refuses to).
           await client.posixRename(temp, path);
         } catch (error) {
@@ -168,8 +169,16 @@ export class SftpStore implements StorageDriver {
 
   async getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody> {
     const path = this.#objectPath(container, key);
-    const data = await this.#run(this.#call(`download of ${container}/${key}`, container, key), options?.signal, (client) => client.get(path));
-    return Readable.from([data as Buffer]);
+    const { data } = await this.#run(this.#call(`download of ${container}/${key}`, container, key), options?.signal, (client) => readWhole(client, path));
+    return Readable.from([data]);
+  }
+
+  /** Reads straight into the engine's buffer, several requests in flight: no stream, no copy. */
+  async readObjectInto(container: string, key: string, target: Uint8Array, options?: CallOptions): Promise<number> {
+    const path = this.#objectPath(container, key);
+    const call = this.#call(`download of ${container}/${key}`, container, key);
+    const { length } = await this.#run(call, options?.signal, (client) => readWhole(client, path, target));
+    return length;
   }
 
   async deleteObject(container: string, key: string, options?: CallOptions): Promise<void> {
@@ -235,6 +244,7 @@ export class SftpStore implements StorageDriver {
       },
       (attemptSignal) => this.#pool.use(attemptSignal, operation),
     ).catch((error: unknown) => {
+      if (error instanceof RangeError) throw error;
       throw toStowageError(error, call);
     });
   }
