@@ -41,6 +41,7 @@ if (server.requirement.available) {
   afterAll(async () => {
     await emptyBucket(await createGcsDriver(gcsTestOptions(endpoint, bucket)), bucket);
     await proxy.close();
+    await Promise.all([backup?.remove(), intruder?.remove()]);
   });
 
   runDriverFaultSuite({

@@ -6,7 +6,7 @@ import { FaultProxy, createFromPlugin, testServer, type FaultAction, type TestSe
 import type { StorageDriver } from '@stowage/core';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,12 +50,15 @@ export interface TestServiceAccount {
   readonly email: string;
   readonly keyFile: string;
   readonly publicKey: KeyObject;
+  /** Deletes the key file and its folder. */
+  readonly remove: () => Promise<void>;
 }
 
 export async function makeServiceAccount(name: string): Promise<TestServiceAccount> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const email = `${name}@stowage-test.iam.gserviceaccount.com`;
-  const keyFile = join(await mkdtemp(join(tmpdir(), 'stowage-gcs-key-')), `${name}.json`);
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-gcs-key-'));
+  const keyFile = join(dir, `${name}.json`);
   const key = {
     type: 'service_account',
     project_id: 'stowage-test',
@@ -65,7 +68,7 @@ export async function makeServiceAccount(name: string): Promise<TestServiceAccou
     client_id: '1',
   };
   await writeFile(keyFile, JSON.stringify(key), { mode: 0o600 });
-  return { email, keyFile, publicKey };
+  return { email, keyFile, publicKey, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /**

@@ -48,6 +48,7 @@ describe.skipIf(!server.requirement.available)('gcs through a fault proxy in fro
   afterAll(async () => {
     await emptyBucket(await createGcsDriver(gcsTestOptions(server.endpoints().endpoint, bucket)), bucket);
     await proxy?.close();
+    await account?.remove();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
   beforeEach(() => proxy.reset());
