@@ -11,6 +11,8 @@
 #   nfs.sh stop-server <state> [ganesha]  stop ganesha only (fault tests)
 #   nfs.sh start-server <state> [ganesha] start ganesha again on the same ports and wait until a mount works
 #   nfs.sh kill-server <state> [ganesha]  SIGKILL ganesha (a crash: nothing unregistered, no clean shutdown)
+#   nfs.sh freeze-server|thaw-server <state> [ganesha]  SIGSTOP / SIGCONT ganesha (a hung server: connections are
+#                                         accepted by the kernel, nothing is answered)
 #   nfs.sh status <state>                 one line per process: name, pid, up/down
 #   nfs.sh install                        only install the Debian packages if missing (root)
 #
@@ -181,6 +183,8 @@ stop_pid() {
   local name=$1 pid=$2 i
   pid_alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
+  # A frozen (SIGSTOPped) process handles SIGTERM only once it runs again.
+  kill -CONT "$pid" 2>/dev/null || true
   # ganesha takes ~1.5 s to unregister and exit.
   for ((i = 0; i < 150; i++)); do pid_alive "$pid" || return 0; sleep 0.1; done
   log "$name (pid $pid) ignored SIGTERM for 15 s: SIGKILL"
@@ -326,6 +330,11 @@ case $COMMAND in
     check_server_name "${1:-}"
     load_ports
     stop_ganesha KILL
+    ;;
+  freeze-server | thaw-server)
+    check_server_name "${1:-}"
+    [[ -f $STATE/pids/ganesha.pid ]] || die "ganesha of $STATE is not running"
+    kill "-$([[ $COMMAND == freeze-server ]] && echo STOP || echo CONT)" "$(cat "$STATE/pids/ganesha.pid")"
     ;;
   start-server)
     check_server_name "${1:-}"

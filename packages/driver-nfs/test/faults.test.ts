@@ -24,7 +24,7 @@ if (server.requirement.available) {
   const endpoints = server.endpoints();
   const baseDir = `faults-${randomUUID().slice(0, 8)}`;
   const create = (overrides: Record<string, unknown> = {}) => createNfsDriver(endpoints, 'nfs-faults', { base_dir: baseDir, ...overrides });
-  const ganesha = (action: 'stop-server' | 'start-server' | 'kill-server') => () =>
+  const ganesha = (action: 'stop-server' | 'start-server' | 'kill-server' | 'freeze-server' | 'thaw-server') => () =>
     run('bash', [endpoints.script, action, endpoints.state, 'ganesha'], { timeout: 120_000 }).then(() => undefined);
 
   runDriverFaultSuite({
@@ -69,6 +69,34 @@ if (server.requirement.available) {
       await driver.close?.();
     });
 
+    it('the server frozen (SIGSTOP) in the middle of a backup: the RPC timeouts fail it, never a hang; once thawed, a delete leaves no object', async () => {
+      // 2 s per RPC, one retry: outstanding calls time out, the retry's new connection is accepted by the kernel and
+      // never answered either.
+      const driver = await create({ timeout: 2, connect_timeout: 2, retry_attempts: 1 });
+      await driver.doSetup();
+      let frozenAt = 0;
+      let failedAt = 0;
+      const { error, orphans } = await runOutageDuringBackup({
+        driver,
+        container: driver.defaultContainer,
+        workDir,
+        stopServer: async () => {
+          await ganesha('freeze-server')();
+          frozenAt = Date.now();
+        },
+        startServer: async () => {
+          failedAt = Date.now();
+          await ganesha('thaw-server')();
+        },
+      });
+      expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/got no answer in time .*no answer to NFS3 \w+ within 2 s/);
+      expect(orphans).toEqual([]);
+      console.log(`backup failed ${failedAt - frozenAt} ms after ganesha was frozen`);
+      expect(failedAt - frozenAt).toBeLessThan(60_000);
+      await driver.close?.();
+    });
+
     it('a put into a missing container with create_container off is a NotFoundError naming the option', async () => {
       const container = `missing-${randomUUID().slice(0, 8)}`;
       const driver = await create({ container, create_container: false });
@@ -98,20 +126,30 @@ if (server.requirement.available) {
       await driver.close?.();
     });
 
-    it('the server killed (SIGKILL) in the middle of a backup fails it cleanly; once back, a delete leaves no object', async () => {
+    it('the server killed (SIGKILL) in the middle of a backup fails it cleanly within the timeout; once back, a delete leaves no object', async () => {
+      // 5 s per RPC, one retry: a call gives up within ~11 s on a dead connection; a hang would never end.
       const driver = await create({ timeout: 5, retry_attempts: 1 });
       await driver.doSetup();
-      const started = Date.now();
+      let killedAt = 0;
+      let failedAt = 0;
       const { error, orphans } = await runOutageDuringBackup({
         driver,
         container: driver.defaultContainer,
         workDir,
-        stopServer: ganesha('kill-server'),
-        startServer: ganesha('start-server'),
+        stopServer: async () => {
+          await ganesha('kill-server')();
+          killedAt = Date.now();
+        },
+        // Called once the backup has failed.
+        startServer: async () => {
+          failedAt = Date.now();
+          await ganesha('start-server')();
+        },
       });
       expect(StorageUnavailableError.isInstance(error), String(error)).toBe(true);
       expect(orphans).toEqual([]);
-      console.log(`backup failed and was cleaned up ${Date.now() - started} ms after it started`);
+      console.log(`backup failed ${failedAt - killedAt} ms after ganesha was killed`);
+      expect(failedAt - killedAt).toBeLessThan(30_000);
       await driver.close?.();
     });
 

@@ -254,7 +254,10 @@ export class RpcClient {
     // A connection that has said nothing since the call was sent is dead or hung: the next call gets a new one.
     const connection = this.#connection;
     if (connection !== undefined && connection.lastReceiveAt < entry.sentAt) {
-      this.#drop(connection, new RpcConnectionError(`${this.#options.label}: the connection went silent`, 'ETIMEDOUT'));
+      this.#drop(
+        connection,
+        new RpcTimeoutError(`${this.#options.label}: the connection went silent (no answer to ${options.name} within ${options.timeoutMs / 1000} s): dropped`, 'ETIMEDOUT'),
+      );
     }
   }
 
