@@ -187,6 +187,7 @@ export class BackupEngine {
     const chunkBuffers = new BufferPool(this.chunkSize);
     const outputBuffers = new BufferPool(this.chunkSize);
     const zeroRunLists: BlockRun[][] = [];
+    const holeRuns: BlockRun[] = [];
     const window = new TaskWindow(this.concurrency);
     let written = false;
     const storeSegments = async (completed: CompletedSegment[]) => {
@@ -212,7 +213,8 @@ export class BackupEngine {
         if (extents !== undefined && extents.length === 0) {
           // A hole: every block is zero without reading it. Changed are those the parent had as data.
           const zeroRuns = parentSlice === undefined ? [[firstBlock, chunkBlocks] as BlockRun] : changedToZero(geometry, firstBlock, chunkBlocks, parentSlice);
-          zeroRunLists.push(zeroRuns);
+          // Holes come in volume order: joined as they come, a 1 TiB hole is one run, not one per chunk.
+          for (const [first, count] of zeroRuns) appendToRuns(holeRuns, first, count);
           await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, null));
           bytesDone += length;
           request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
@@ -266,7 +268,7 @@ export class BackupEngine {
       // Every chunk and digest segment is stored; the metadata goes last: a backup is complete only once it exists.
       objects.sort((a, b) => a.name.localeCompare(b.name));
       segments.sort((a, b) => a.index - b.index);
-      const zeroRuns = mergeRuns(zeroRunLists.flat());
+      const zeroRuns = mergeRuns([...holeRuns, ...zeroRunLists.flat()]);
       const metadata: BackupMetadata = {
         format: BACKUP_FORMAT_V2,
         backupId: request.backupId,

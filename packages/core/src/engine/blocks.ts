@@ -36,11 +36,11 @@ export function zeroDigest(length: number): Buffer {
 /** A run of consecutive block indexes: [first, count]. */
 export type BlockRun = [first: number, count: number];
 
-/** Appends block `index` to `runs`, extending the last run when it is adjacent. */
-export function appendToRuns(runs: BlockRun[], index: number): void {
+/** Appends blocks `[first, first + count)` to `runs`, extending the last run when it is adjacent. */
+export function appendToRuns(runs: BlockRun[], first: number, count = 1): void {
   const last = runs[runs.length - 1];
-  if (last !== undefined && last[0] + last[1] === index) last[1] += 1;
-  else runs.push([index, 1]);
+  if (last !== undefined && last[0] + last[1] === first) last[1] += count;
+  else runs.push([first, count]);
 }
 
 /** Sorts runs and joins adjacent ones (chunks finish out of order, each with its own runs). */

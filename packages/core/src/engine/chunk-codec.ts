@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { appendToRuns, DIGEST_BYTES, isAllZero, zeroDigest, type BlockRun } from './blocks.js';
-import { compressInto, decompressInto, type CompressionAlgorithm, type CompressionSettings } from './compression.js';
+import { compressInto, decompressInto, looksIncompressible, type CompressionAlgorithm, type CompressionSettings } from './compression.js';
 
 export interface EncodeJob {
   /** The chunk's bytes. Changed blocks are compacted to its front in place (no allocation). */
@@ -80,7 +80,7 @@ export function encodeChunk(job: EncodeJob): EncodeResult {
     return { digests, runs, zeroRuns, rawLength: 0, compression: 'none', storedIn: 'chunk', storedLength: 0, storedSha256: undefined };
   }
   const raw = chunk.subarray(0, rawLength);
-  const compressedLength = compressInto(raw, job.output, job.compression);
+  const compressedLength = looksIncompressible(raw, job.compression) ? -1 : compressInto(raw, job.output, job.compression);
   const compressed = compressedLength >= 0;
   const stored = compressed ? job.output.subarray(0, compressedLength) : raw;
   return {
