@@ -19,6 +19,7 @@ import { configureStowageChildren, runStowageChild, StowageTool } from './tools/
 import type { BenchTool, ToolName, ToolRun } from './tools/tool.js';
 import type { ChildReport, PhaseTimes } from './child/protocol.js';
 import { baseVolume, copyVolume, mutateVolume, sha256File, type BaseVolume } from './volume.js';
+import { allocatedBytes, mutateSparse, sameSparseContent, sparseFromBase } from './sparse.js';
 
 export const SCENARIOS = ['full', 'incremental', 'restore'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -100,6 +101,10 @@ async function main(): Promise<void> {
 
   const drivers: DriverComparison[] = options.drivers ? await runDriverComparisons(options, base) : [];
   const large = options.large ? await runLarge(options) : undefined;
+  const sparse = options.sparse ? await runSparse(options, base, scenarios) : undefined;
+  if (sparse !== undefined) targets.push(...sparse.targets);
+  const largeSparse = options.largeSparse ? await runLargeSparse(options, base) : undefined;
+  if (largeSparse !== undefined) targets.push(...largeSparse.targets);
   if (large !== undefined) {
     const worst = Math.max(large.full.peak_rss_mib, large.restore.peak_rss_mib);
     targets.push({ name: `Stowage peak RSS, ${large.volume_mib} MiB full + restore (MiB)`, required: '<= 256', measured: worst, pass: worst <= 256 });
@@ -118,6 +123,8 @@ async function main(): Promise<void> {
     stowage_phases: stowagePhases(samples),
     drivers,
     ...(large === undefined ? {} : { large }),
+    ...(sparse === undefined ? {} : { sparse: sparse.results, sparse_volume: sparse.volume }),
+    ...(largeSparse === undefined ? {} : { large_sparse: largeSparse.results }),
     ...(profile === undefined ? {} : { profile }),
     run: {
       finished_at: new Date().toISOString(),
@@ -395,6 +402,108 @@ async function runLarge(options: BenchOptions) {
   };
   console.log(`  full ${result.full.median_s} s, rss ${result.full.peak_rss_mib} MiB; restore ${result.restore.median_s} s, rss ${result.restore.peak_rss_mib} MiB; sha256 ${ok ? 'ok' : 'MISMATCH'}`);
   return result;
+}
+
+interface SparseEntry {
+  median_s: number;
+  cpu_s: number;
+  /** CPU-seconds per GiB of the volume's data (what stays comparable on a shared machine). */
+  cpu_s_per_data_gib: number;
+  peak_rss_mib: number;
+  sha256_ok: boolean;
+  restored_allocated_mib?: number;
+}
+
+/**
+ * The sparse scenario: the bench volume's data spread over a sparse file (64 GiB by default), each tool's full
+ * backup, the same 1% change, incremental and restore, one round (the peers read every byte of it).
+ */
+async function runSparse(options: BenchOptions, base: BaseVolume, dense: Record<Scenario, Record<string, ToolResult>>) {
+  const directory = join(options.workDir, 'sparse');
+  await rm(directory, { recursive: true, force: true });
+  await mkdir(directory, { recursive: true });
+  const densePath = join(directory, 'dense.img');
+  await copyVolume(base, densePath);
+  const volume = await sparseFromBase(base, join(directory, 'volume.img'), options.sparseSizeMib);
+  const sourceAllocated = await allocatedBytes(volume.path);
+  const dataGib = volume.dataBytes / 1024 ** 3;
+  console.log(`
+sparse volume: ${options.sparseSizeMib} MiB file holding ${(volume.dataBytes / 1024 ** 2).toFixed(0)} MiB of data (${(sourceAllocated / 1024 ** 2).toFixed(0)} MiB allocated)`);
+  const tools = options.tools.map((name): BenchTool => (name === 'stowage' ? new StowageTool() : name === 'restic' ? new ResticTool({ sparseRestore: true }) : new BorgTool()));
+  const results: Record<Scenario, Record<string, SparseEntry>> = { full: {}, incremental: {}, restore: {} };
+  const entry = (run: ToolRun, ok: boolean, extra: Partial<SparseEntry> = {}): SparseEntry => {
+    const cpu = run.measured.user_s + run.measured.sys_s;
+    return { median_s: round(run.measured.wall_s), cpu_s: round(cpu), cpu_s_per_data_gib: round(cpu / dataGib), peak_rss_mib: round(run.measured.peak_rss_mib, 1), sha256_ok: ok, ...extra };
+  };
+  const say = (scenario: Scenario, tool: string, value: SparseEntry) =>
+    console.log(`  sparse ${scenario.padEnd(11)} ${tool.padEnd(7)} ${value.median_s.toFixed(2).padStart(7)} s  cpu ${value.cpu_s.toFixed(2)} s  rss ${value.peak_rss_mib.toFixed(0)} MiB  load ${lastLoad.load1.toFixed(2)}${value.sha256_ok ? '' : ' CONTENT MISMATCH'}`);
+  for (const tool of tools) await tool.init(join(directory, tool.name));
+  for (const tool of tools) {
+    results.full[tool.name] = entry(await measuredStep(() => tool.backup('full', volume.path)), true);
+    say('full', tool.name, results.full[tool.name]!);
+  }
+  await mutateSparse(volume, densePath, base, `${options.seed}:incremental`);
+  for (const tool of tools) {
+    results.incremental[tool.name] = entry(await measuredStep(() => tool.backup('incremental', volume.path)), true);
+    say('incremental', tool.name, results.incremental[tool.name]!);
+  }
+  for (const tool of tools) {
+    const target = join(directory, tool.name, 'restore');
+    const run = await measuredStep(() => tool.restore('incremental', target));
+    const ok = await sameSparseContent(run.restoredPath, volume.path);
+    results.restore[tool.name] = entry(run, ok, { restored_allocated_mib: round((await allocatedBytes(run.restoredPath)) / 1024 ** 2, 1) });
+    say('restore', tool.name, results.restore[tool.name]!);
+    await rm(target, { recursive: true, force: true });
+  }
+  // Every scenario "ok" only when the restore proved the chain.
+  for (const scenario of ['full', 'incremental'] as const) for (const [tool, value] of Object.entries(results[scenario])) value.sha256_ok = results.restore[tool]?.sha256_ok ?? false;
+  await rm(directory, { recursive: true, force: true });
+
+  const targets: Target[] = [];
+  const add = (name: string, required: string, measured: number | undefined, pass: (value: number) => boolean) => {
+    if (measured !== undefined && Number.isFinite(measured)) targets.push({ name, required, measured: round(measured), pass: pass(measured) });
+  };
+  for (const scenario of SCENARIOS) {
+    const ours = results[scenario]['stowage'];
+    if (ours === undefined) continue;
+    const denseOurs = dense[scenario]['stowage'];
+    add(`sparse ${scenario}: Stowage time vs its dense ${base.sizeMib} MiB time`, '<= 1.3x', denseOurs ? ours.median_s / denseOurs.median_s : undefined, (value) => value <= 1.3);
+    for (const peer of ['restic', 'borg']) {
+      const theirs = results[scenario][peer];
+      add(`sparse ${scenario}: Stowage time vs ${peer}`, '<= 0.1x', theirs ? ours.median_s / theirs.median_s : undefined, (value) => value <= 0.1);
+    }
+  }
+  const restored = results.restore['stowage'];
+  if (restored !== undefined) {
+    add('sparse restore identical (1 = yes)', '= 1', restored.sha256_ok ? 1 : 0, (value) => value === 1);
+    add('sparse restore allocated vs source allocated', '<= 1.0x', (restored.restored_allocated_mib! * 1024 ** 2) / sourceAllocated, (value) => value <= 1.0);
+  }
+  return { results, targets, volume: { size_mib: options.sparseSizeMib, data_mib: round(volume.dataBytes / 1024 ** 2, 1), allocated_mib: round(sourceAllocated / 1024 ** 2, 1) } };
+}
+
+/** Stowage alone on a very large sparse volume (1 TiB by default): memory must not follow the volume's size. */
+async function runLargeSparse(options: BenchOptions, base: BaseVolume) {
+  const directory = join(options.workDir, 'large-sparse');
+  await rm(directory, { recursive: true, force: true });
+  await mkdir(directory, { recursive: true });
+  const volume = await sparseFromBase(base, join(directory, 'volume.img'), options.largeSparseSizeMib);
+  console.log(`
+large sparse volume: ${options.largeSparseSizeMib} MiB holding ${(volume.dataBytes / 1024 ** 2).toFixed(0)} MiB, Stowage full backup and restore`);
+  const tool = new StowageTool();
+  await tool.init(join(directory, 'stowage'));
+  const backup = await measuredStep(() => tool.backup('full', volume.path));
+  const restore = await measuredStep(() => tool.restore('full', join(directory, 'restore')));
+  const ok = await sameSparseContent(restore.restoredPath, volume.path);
+  await rm(directory, { recursive: true, force: true });
+  const entry = (run: ToolRun) => ({ median_s: round(run.measured.wall_s), cpu_s: round(run.measured.user_s + run.measured.sys_s), peak_rss_mib: round(run.measured.peak_rss_mib, 1) });
+  const results = { volume_mib: options.largeSparseSizeMib, data_mib: round(volume.dataBytes / 1024 ** 2, 1), backup: entry(backup), restore: { ...entry(restore), sha256_ok: ok } };
+  console.log(`  backup ${results.backup.median_s} s, rss ${results.backup.peak_rss_mib} MiB; restore ${results.restore.median_s} s, rss ${results.restore.peak_rss_mib} MiB; content ${ok ? 'identical' : 'MISMATCH'}`);
+  const worst = Math.max(results.backup.peak_rss_mib, results.restore.peak_rss_mib);
+  const targets: Target[] = [
+    { name: `Stowage peak RSS, ${options.largeSparseSizeMib} MiB sparse backup + restore (MiB)`, required: '<= 256', measured: worst, pass: worst <= 256 },
+    { name: `Stowage ${options.largeSparseSizeMib} MiB sparse restore identical (1 = yes)`, required: '= 1', measured: ok ? 1 : 0, pass: ok },
+  ];
+  return { results, targets };
 }
 
 /** One CPU-profiled Stowage run per scenario, plus the building blocks' throughput on this machine. */

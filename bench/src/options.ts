@@ -16,6 +16,12 @@ export interface BenchOptions {
   readonly drivers: boolean;
   readonly large: boolean;
   readonly largeSizeMib: number;
+  /** The sparse scenario: the volume's data spread over a `sparseSizeMib` sparse file, every tool. */
+  readonly sparse: boolean;
+  readonly sparseSizeMib: number;
+  /** Stowage alone on a `largeSparseSizeMib` sparse volume: time and peak RSS. */
+  readonly largeSparse: boolean;
+  readonly largeSparseSizeMib: number;
   readonly profile: boolean;
   readonly workDir: string;
   readonly out: string;
@@ -35,6 +41,10 @@ const USAGE = `usage: pnpm bench [options]
   --quick             smoke run: 64 MiB, 1 round, results/quick.json
   --large             also back up and restore a 4 GiB volume with Stowage (peak RSS check)
   --large-size-mib N  size for --large (default 4096)
+  --no-sparse         skip the sparse scenario (the volume's data spread over a 64 GiB sparse file, every tool)
+  --sparse-size-mib N size of the sparse scenario's file (default 65536; --quick: 4096)
+  --large-sparse      also back up and restore a 1 TiB sparse volume holding the same data with Stowage (time, RSS)
+  --large-sparse-size-mib N  size for --large-sparse (default 1048576)
   --profile           also CPU-profile one Stowage run per scenario and time its building blocks
   --tools LIST        comma-separated subset of stowage,restic,borg (default all)
   --no-drivers        skip the driver-versus-raw-transfer comparisons
@@ -57,6 +67,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       large: { type: 'boolean', default: false },
       'large-size-mib': { type: 'string' },
+      'no-sparse': { type: 'boolean', default: false },
+      'sparse-size-mib': { type: 'string' },
+      'large-sparse': { type: 'boolean', default: false },
+      'large-sparse-size-mib': { type: 'string' },
       profile: { type: 'boolean', default: false },
       tools: { type: 'string' },
       'no-drivers': { type: 'boolean', default: false },
@@ -88,6 +102,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     drivers: !(values['no-drivers'] ?? false),
     large: values.large ?? false,
     largeSizeMib: positive(values['large-size-mib'], 4096, '--large-size-mib'),
+    sparse: !(values['no-sparse'] ?? false),
+    sparseSizeMib: positive(values['sparse-size-mib'], quick ? 4096 : 65_536, '--sparse-size-mib'),
+    largeSparse: values['large-sparse'] ?? false,
+    largeSparseSizeMib: positive(values['large-sparse-size-mib'], 1_048_576, '--large-sparse-size-mib'),
     profile: values.profile ?? false,
     workDir: resolve(values['work-dir'] ?? join(BENCH_ROOT, 'work')),
     out: resolve(values.out ?? join(BENCH_ROOT, 'results', quick ? 'quick.json' : 'latest.json')),

@@ -14,6 +14,14 @@ export interface PrintableResults {
     readonly full: { median_s: number; mib_s: number; peak_rss_mib: number; sha256_ok: boolean };
     readonly restore: { median_s: number; mib_s: number; peak_rss_mib: number; sha256_ok: boolean };
   };
+  readonly sparse?: Record<Scenario, Record<string, { median_s: number; cpu_s: number; cpu_s_per_data_gib: number; peak_rss_mib: number; sha256_ok: boolean; restored_allocated_mib?: number }>>;
+  readonly sparse_volume?: { size_mib: number; data_mib: number; allocated_mib: number };
+  readonly large_sparse?: {
+    readonly volume_mib: number;
+    readonly data_mib: number;
+    readonly backup: { median_s: number; cpu_s: number; peak_rss_mib: number };
+    readonly restore: { median_s: number; cpu_s: number; peak_rss_mib: number; sha256_ok: boolean };
+  };
   readonly profile?: {
     readonly cpu_profiles: Record<
       string,
@@ -114,6 +122,40 @@ export function printReport(results: PrintableResults): void {
           large[name].peak_rss_mib.toFixed(0),
           large[name].sha256_ok ? 'ok' : 'NO',
         ]),
+      ),
+    );
+  }
+
+  if (results.sparse !== undefined && results.sparse_volume !== undefined) {
+    const { sparse, sparse_volume: volume } = results;
+    console.log(`\nsparse volume: ${volume.size_mib} MiB holding ${volume.data_mib} MiB of data, one round`);
+    const rows: string[][] = [];
+    for (const [scenario, byTool] of Object.entries(sparse)) {
+      const ours = byTool['stowage'];
+      for (const [tool, entry] of Object.entries(byTool)) {
+        rows.push([
+          scenario,
+          tool,
+          entry.median_s.toFixed(2),
+          `${entry.cpu_s.toFixed(2)}`,
+          entry.cpu_s_per_data_gib.toFixed(2),
+          entry.peak_rss_mib.toFixed(0),
+          entry.restored_allocated_mib === undefined ? '' : entry.restored_allocated_mib.toFixed(0),
+          entry.sha256_ok ? 'ok' : 'NO',
+          ours === undefined || tool === 'stowage' ? '' : `Stowage takes ${(ours.median_s / entry.median_s).toFixed(3)}x its time`,
+        ]);
+      }
+    }
+    console.log(table(['scenario', 'tool', 'seconds', 'CPU s', 'CPU s/data GiB', 'peak RSS MiB', 'restored alloc MiB', 'content', 'vs Stowage'], rows));
+  }
+
+  if (results.large_sparse !== undefined) {
+    const large = results.large_sparse;
+    console.log(`\n${large.volume_mib} MiB sparse volume holding ${large.data_mib} MiB, Stowage alone`);
+    console.log(
+      table(
+        ['scenario', '', 'seconds', 'CPU s', 'peak RSS MiB'],
+        (['backup', 'restore'] as const).map((name) => [name, '', large[name].median_s.toFixed(2), large[name].cpu_s.toFixed(2), large[name].peak_rss_mib.toFixed(0)]),
       ),
     );
   }

@@ -18,6 +18,8 @@ export function instrumentSource(source: VolumeSource, phases: PhaseTimes): Volu
         phases.read_calls += 1;
       }
     },
+    // Passed through, or the engine would read every hole of a sparse volume.
+    ...(source.dataExtents === undefined ? {} : { dataExtents: source.dataExtents.bind(source) }),
     close: () => source.close(),
   };
 }

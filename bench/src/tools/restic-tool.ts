@@ -14,6 +14,12 @@ export class ResticTool implements BenchTool {
   #repository = '';
   #env: Record<string, string> = {};
   readonly #snapshots = new Map<BackupKind, string>();
+  readonly #sparseRestore: boolean;
+
+  /** `sparseRestore`: restore with `--sparse` (zero runs become holes), as the sparse scenario needs. */
+  constructor(options: { readonly sparseRestore?: boolean } = {}) {
+    this.#sparseRestore = options.sparseRestore ?? false;
+  }
 
   async init(directory: string): Promise<void> {
     await mkdir(directory, { recursive: true });
@@ -45,7 +51,8 @@ export class ResticTool implements BenchTool {
     const snapshot = this.#snapshots.get(kind);
     if (snapshot === undefined) throw new Error(`restic: no ${kind} snapshot to restore`);
     await mkdir(targetDirectory, { recursive: true });
-    const measured = await runMeasured('restic', ['restore', snapshot, '--target', targetDirectory], { env: this.#env });
+    const sparse = this.#sparseRestore ? ['--sparse'] : [];
+    const measured = await runMeasured('restic', ['restore', ...sparse, snapshot, '--target', targetDirectory], { env: this.#env });
     return { measured, restoredPath: await onlyFileUnder(targetDirectory) };
   }
 
