@@ -26,7 +26,7 @@ export function parseMicroversion(header: string | string[] | undefined): Microv
   // As in Cinder, a header that names no volume version is refused, not read as 3.0: the client asked for
   // something, and serving it at 3.0 would answer a question it did not ask.
   const entry = value.split(',').map((part) => part.trim()).find((part) => /^volume(?:\s|$)/i.test(part));
-  if (entry === undefined) throw new ApiFault(400, `API version header "${value.slice(0, 64)}" names no volume version. Send "OpenStack-API-Version: volume 3.x".`);
+  if (entry === undefined) throw new ApiFault(400, `API Version String "${value.slice(0, 64)}" names no volume version. Must be of format "volume MajorNum.MinorNum".`);
   const requested = entry.slice('volume'.length).trim();
   if (requested === '') throw new ApiFault(400, 'API Version String is empty. Must be of format MajorNum.MinorNum.');
   if (requested.toLowerCase() === 'latest') return MAX_VERSION;
