@@ -206,7 +206,8 @@ if (server.requirement.available) {
       await sleep(1500);
       await driver.doSetup();
       expect(await temps()).toEqual([]);
-      expect(infos.some((fields) => fields?.tempFiles === 1), JSON.stringify(infos)).toBe(true);
+      // The sweep covers the whole store: earlier tests that killed the server left temp files of their own.
+      expect(Number(infos.at(-1)?.tempFiles), JSON.stringify(infos)).toBeGreaterThanOrEqual(1);
       await driver.close?.();
     });
 
