@@ -14,9 +14,10 @@ import { stepsArb, type Step } from './hostile-steps.js';
 
 const seed = Number(process.env.STOWAGE_HOSTILE_SEED ?? 1111);
 const path = process.env.STOWAGE_HOSTILE_PATH;
-// Enough runs for a few thousand steps, few enough that every machine finishes them inside the time budget: a run
-// cut short by the budget explores less than a faster machine's, and a suite must explore the same on every one.
-const numRuns = Number(process.env.STOWAGE_HOSTILE_RUNS ?? 60);
+// Runs, not the time budget, should end the suite: a run cut short on a slow machine explores less than a fast
+// one's, and CI once failed on run 24, which no local run had reached. 45 runs (about 2,500 steps) fitted in the
+// budget in a fresh-clone CI run on a busy machine; seed 1111's first 341 runs were surveyed clean (COLLECT mode).
+const numRuns = Number(process.env.STOWAGE_HOSTILE_RUNS ?? 45);
 const budgetSeconds = Number(process.env.STOWAGE_HOSTILE_SECONDS ?? 170);
 const only = process.env.STOWAGE_HOSTILE_ONLY;
 const collect = process.env.STOWAGE_HOSTILE_COLLECT === '1';
