@@ -1,7 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RawTransfer, StartedTarget } from './drivers/driver-target.js';
 import { DRIVER_TARGETS } from './drivers/driver-targets.js';
-import { runPlain } from './measure.js';
+import { runMeasured, runPlain, type Measured } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { median, round } from './stats.js';
 import { runStowageChild } from './tools/stowage-tool.js';
@@ -43,7 +44,17 @@ export async function runDriverComparisons(options: BenchOptions, base: BaseVolu
     const directory = join(options.workDir, `driver-${target.name}`);
     await rm(directory, { recursive: true, force: true });
     await mkdir(directory, { recursive: true });
-    const started = await target.start(directory);
+    let started: StartedTarget;
+    try {
+      started = await target.start(directory);
+    } catch (error) {
+      // The server script stopped what it had started; one backend that cannot run here costs its row, not the run.
+      const reason = (error as Error).message;
+      console.log(`  ${target.name}: skipped (${reason})`);
+      comparisons.push({ driver: target.name, skipped: reason });
+      await rm(directory, { recursive: true, force: true });
+      continue;
+    }
     const runs = { raw: [] as Array<[number, number]>, driver_put: [] as Array<[number, number]>, engine_full: [] as Array<[number, number]> };
     try {
       const total = options.warmup + options.rounds;
@@ -71,7 +82,7 @@ export async function runDriverComparisons(options: BenchOptions, base: BaseVolu
           concurrency,
         });
         await runPlain('sync', []);
-        const raw = await runStowageChild(await started.rawRequest(base.path, chunkSize, concurrency, index));
+        const raw = await runRaw(await started.rawTransfer(base.path, chunkSize, concurrency, index));
         if (index < options.warmup) continue;
         runs.engine_full.push([engine.measured.wall_s, engine.measured.peak_rss_mib]);
         runs.driver_put.push([put.measured.wall_s, put.measured.peak_rss_mib]);
@@ -107,4 +118,10 @@ export async function runDriverComparisons(options: BenchOptions, base: BaseVolu
     });
   }
   return comparisons;
+}
+
+/** A raw transfer in the bench's Node child, or the backend's own client, both under GNU time. */
+async function runRaw(transfer: RawTransfer): Promise<{ readonly measured: Measured }> {
+  if ('op' in transfer) return runStowageChild(transfer);
+  return { measured: await runMeasured(transfer.command, transfer.args) };
 }

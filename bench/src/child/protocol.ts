@@ -79,6 +79,18 @@ export type ChildRequest =
       readonly chunkSize: number;
       readonly concurrency: number;
     }
+  /** The volume's bytes through @google-cloud/storage's single-request `save` (no driver, no engine), one object per chunk. */
+  | {
+      readonly op: 'raw-gcs-library';
+      readonly volumePath: string;
+      /** URL of @google-cloud/storage as the gcs driver resolves it. */
+      readonly storageModule: string;
+      readonly endpoint: string;
+      readonly projectId: string;
+      readonly bucket: string;
+      readonly chunkSize: number;
+      readonly concurrency: number;
+    }
   /** Single-thread throughput of the engine's building blocks on this machine. */
   | { readonly op: 'micro'; readonly volumePath: string };
 

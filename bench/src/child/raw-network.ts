@@ -67,3 +67,44 @@ export async function rawS3(
     client.destroy();
   }
 }
+
+interface GcsFile {
+  save(data: Buffer, options: Record<string, unknown>): Promise<void>;
+}
+interface GcsLibrary {
+  Storage: new (options: Record<string, unknown>) => {
+    createBucket(name: string): Promise<unknown>;
+    bucket(name: string): { file(name: string): GcsFile };
+  };
+}
+
+/** Same bytes through the library the gcs driver wraps, as the driver calls it but without checksums or retries. */
+export async function rawGcs(
+  request: Extract<ChildRequest, { op: 'raw-gcs-library' }>,
+  eachChunk: EachChunk,
+  phases: PhaseTimes,
+): Promise<Record<string, unknown>> {
+  const loaded = (await import(request.storageModule)) as Partial<GcsLibrary> & { default?: GcsLibrary };
+  const Storage = loaded.Storage ?? loaded.default?.Storage;
+  if (Storage === undefined) throw new Error(`raw-gcs: ${request.storageModule} exports no Storage class`);
+  // An emulator: no credentials (as the driver's `anonymous`), no library retries (the driver has its own).
+  const storage = new Storage({
+    apiEndpoint: request.endpoint,
+    projectId: request.projectId,
+    useAuthWithCustomEndpoint: false,
+    retryOptions: { autoRetry: false, maxRetries: 0 },
+  });
+  await storage.createBucket(request.bucket).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code !== 409) throw error;
+  });
+  const bucket = storage.bucket(request.bucket);
+  let objects = 0;
+  await eachChunk(request.volumePath, request.chunkSize, request.concurrency, async (chunk, index) => {
+    const started = performance.now();
+    await bucket.file(`raw-${index}`).save(chunk, { resumable: false, validation: false });
+    phases.put_s += (performance.now() - started) / 1000;
+    phases.put_calls += 1;
+    objects += 1;
+  });
+  return { objects };
+}

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { ChildReport, ChildRequest, DriverSpec, PhaseTimes } from './protocol.js';
 import { instrumentDriver, instrumentSource, instrumentTarget } from './instrument.js';
 import { runMicro } from './micro.js';
-import { rawS3, rawSwift } from './raw-network.js';
+import { rawGcs, rawS3, rawSwift } from './raw-network.js';
 
 const bootSeconds = performance.now() / 1000;
 const phases: PhaseTimes = {
@@ -120,6 +120,8 @@ async function work(request: ChildRequest, context: Awaited<ReturnType<typeof lo
       return rawSwift(request, (path, size, concurrency, task) => eachChunk(path, size, concurrency, task), phases);
     case 'raw-s3-sdk':
       return rawS3(request, (path, size, concurrency, task) => eachChunk(path, size, concurrency, task), phases);
+    case 'raw-gcs-library':
+      return rawGcs(request, (path, size, concurrency, task) => eachChunk(path, size, concurrency, task), phases);
     case 'micro':
       return runMicro(request.volumePath);
   }

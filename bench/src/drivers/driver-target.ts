@@ -12,11 +12,17 @@ export interface DriverTarget {
   start(directory: string): Promise<StartedTarget>;
 }
 
+/**
+ * The raw transfer of one round: a request for the bench's Node child (measured like the driver's runs, Node's
+ * start-up included), or the backend's own command-line client (`sftp`, `nfs-cp`), measured the same way.
+ */
+export type RawTransfer = ChildRequest | { readonly command: string; readonly args: readonly string[] };
+
 export interface StartedTarget {
   readonly driver: DriverSpec;
   /** What "raw" means for this backend, printed with the results. */
   readonly rawLabel: string;
-  rawRequest(volumePath: string, chunkSize: number, concurrency: number, round: number): Promise<ChildRequest>;
+  rawTransfer(volumePath: string, chunkSize: number, concurrency: number, round: number): Promise<RawTransfer>;
   /** A fresh container name per run, so runs do not overwrite each other's objects. */
   container(round: number): string;
   stop(): Promise<void>;

@@ -1,11 +1,10 @@
-import { access, readFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ChildRequest, DriverSpec } from '../child/protocol.js';
-import { runPlain } from '../measure.js';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../options.js';
-import type { DriverTarget, StartedTarget } from './driver-target.js';
+import type { DriverTarget } from './driver-target.js';
+import { networkTarget } from './network-target.js';
 
 /** What scripts/servers/swift.sh writes to <state>/endpoints.json (Swift with tempauth, S3 through s3api). */
 interface SwiftEndpoints {
@@ -15,135 +14,167 @@ interface SwiftEndpoints {
   readonly s3: { readonly endpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
-interface NetworkBackend {
-  readonly name: string;
-  /** Script under scripts/servers/ that starts and stops the server. */
-  readonly serverScript: string;
-  /** The driver's workspace folder. */
-  readonly packageDir: string;
-  readonly rawLabel: string;
-  driverOptions(endpoints: SwiftEndpoints, container: string): Record<string, unknown>;
-  rawRequest(endpoints: SwiftEndpoints, volumePath: string, chunkSize: number, concurrency: number, container: string): Promise<ChildRequest>;
+/** What scripts/servers/sshd.sh writes (the fields the bench uses). */
+interface SshdEndpoints {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKeyPath: string;
+  readonly knownHostsPath: string;
+  readonly hostKeyFingerprint: string;
 }
 
-/** Stands in for the real endpoints when checking, before any server starts, that the driver accepts our options. */
-const PLACEHOLDER: SwiftEndpoints = {
+/** What scripts/servers/nfs.sh writes (the fields the bench uses). */
+interface NfsEndpoints {
+  readonly server: string;
+  readonly export: string;
+  readonly nfsPort: number;
+  readonly mountPort: number;
+}
+
+/** What scripts/servers/gcs-emulator.mjs writes. */
+interface GcsEndpoints {
+  readonly endpoint: string;
+  readonly projectId: string;
+}
+
+const SWIFT_PLACEHOLDER: SwiftEndpoints = {
   authUrl: 'http://127.0.0.1:1/auth/v1.0',
   user: 'test:tester',
   key: 'testing',
   s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', accessKeyId: 'test:tester', secretAccessKey: 'testing' },
 };
 
-const BACKENDS: readonly NetworkBackend[] = [
-  {
-    name: 'swift',
-    serverScript: 'swift.sh',
-    packageDir: 'packages/driver-swift',
-    rawLabel: 'bare fetch PUT per chunk (tempauth token)',
-    driverOptions: (endpoints, container) => ({ auth_url: endpoints.authUrl, user: endpoints.user, key: endpoints.key, container }),
-    rawRequest: async (endpoints, volumePath, chunkSize, concurrency, container) => ({
-      op: 'raw-swift',
-      volumePath,
-      authUrl: endpoints.authUrl,
-      user: endpoints.user,
-      key: endpoints.key,
-      container: `${container}-raw`,
-      chunkSize,
-      concurrency,
-    }),
+/** A module a driver depends on, resolved from the driver's folder (pnpm does not hoist it). */
+function moduleOf(packageDir: string, specifier: string): string {
+  return pathToFileURL(createRequire(join(REPO_ROOT, packageDir, 'package.json')).resolve(specifier)).href;
+}
+
+const swift = networkTarget<SwiftEndpoints>({
+  name: 'swift',
+  server: { file: 'swift.sh', runner: 'bash' },
+  packageDir: 'packages/driver-swift',
+  rawLabel: 'bare fetch PUT per chunk (tempauth token)',
+  placeholder: SWIFT_PLACEHOLDER,
+  driverOptions: (endpoints, container) => ({ auth_url: endpoints.authUrl, user: endpoints.user, key: endpoints.key, container }),
+  rawTransfer: async ({ endpoints, volumePath, chunkSize, concurrency, container }) => ({
+    op: 'raw-swift',
+    volumePath,
+    authUrl: endpoints.authUrl,
+    user: endpoints.user,
+    key: endpoints.key,
+    container: `${container}-raw`,
+    chunkSize,
+    concurrency,
+  }),
+});
+
+const s3 = networkTarget<SwiftEndpoints>({
+  name: 's3',
+  server: { file: 'swift.sh', runner: 'bash' },
+  packageDir: 'packages/driver-s3',
+  rawLabel: '@aws-sdk/client-s3 PutObject per chunk',
+  placeholder: SWIFT_PLACEHOLDER,
+  driverOptions: (endpoints, container) => ({
+    endpoint: endpoints.s3.endpoint,
+    region: endpoints.s3.region,
+    access_key: endpoints.s3.accessKeyId,
+    secret_key: endpoints.s3.secretAccessKey,
+    force_path_style: true,
+    bucket: container,
+  }),
+  rawTransfer: async ({ endpoints, volumePath, chunkSize, concurrency, container }) => ({
+    op: 'raw-s3-sdk',
+    volumePath,
+    sdkModule: moduleOf('packages/driver-s3', '@aws-sdk/client-s3'),
+    endpoint: endpoints.s3.endpoint,
+    region: endpoints.s3.region,
+    accessKeyId: endpoints.s3.accessKeyId,
+    secretAccessKey: endpoints.s3.secretAccessKey,
+    bucket: `${container}-raw`,
+    chunkSize,
+    concurrency,
+  }),
+});
+
+/** Containers are folders under `bench/` in the login folder; the raw copy goes next to `bench/`. */
+const sftp = networkTarget<SshdEndpoints>({
+  name: 'sftp',
+  server: { file: 'sshd.sh', runner: 'bash' },
+  packageDir: 'packages/driver-sftp',
+  rawLabel: 'OpenSSH sftp put of the volume file',
+  placeholder: {
+    host: '127.0.0.1',
+    port: 1,
+    user: 'root',
+    privateKeyPath: '/nonexistent/client_ed25519',
+    knownHostsPath: '/nonexistent/known_hosts',
+    hostKeyFingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
   },
-  {
-    name: 's3',
-    serverScript: 'swift.sh',
-    packageDir: 'packages/driver-s3',
-    rawLabel: '@aws-sdk/client-s3 PutObject per chunk',
-    driverOptions: (endpoints, container) => ({
-      endpoint: endpoints.s3.endpoint,
-      region: endpoints.s3.region,
-      access_key: endpoints.s3.accessKeyId,
-      secret_key: endpoints.s3.secretAccessKey,
-      force_path_style: true,
-      bucket: container,
-    }),
-    rawRequest: async (endpoints, volumePath, chunkSize, concurrency, container) => {
-      // The SDK the s3 driver itself depends on, resolved from the driver's folder (pnpm does not hoist it).
-      const sdkModule = pathToFileURL(createRequire(join(REPO_ROOT, 'packages/driver-s3/package.json')).resolve('@aws-sdk/client-s3')).href;
-      return {
-        op: 'raw-s3-sdk',
-        volumePath,
-        sdkModule,
-        endpoint: endpoints.s3.endpoint,
-        region: endpoints.s3.region,
-        accessKeyId: endpoints.s3.accessKeyId,
-        secretAccessKey: endpoints.s3.secretAccessKey,
-        bucket: `${container}-raw`,
-        chunkSize,
-        concurrency,
-      };
-    },
+  driverOptions: (endpoints, container) => ({
+    host: endpoints.host,
+    port: endpoints.port,
+    username: endpoints.user,
+    private_key_path: endpoints.privateKeyPath,
+    host_key_fingerprint: endpoints.hostKeyFingerprint,
+    path: 'bench',
+    container,
+  }),
+  rawTransfer: async ({ endpoints, volumePath, container, directory }) => {
+    // `sftp -b` reads its commands from a file (the bench's children get no stdin); a leading `-` ignores an error.
+    const batch = join(directory, `${container}-raw.sftp`);
+    await writeFile(batch, `-mkdir ${container}-raw\nput "${volumePath}" "${container}-raw/volume.img"\n`);
+    const args = ['-q', '-b', batch, '-i', endpoints.privateKeyPath, '-P', String(endpoints.port), '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${endpoints.knownHostsPath}`, `${endpoints.user}@${endpoints.host}`];
+    return { command: 'sftp', args };
   },
-];
+});
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
+/** Containers are folders under `bench/` in the export; the raw copy is one file at the export's root. */
+const nfs = networkTarget<NfsEndpoints>({
+  name: 'nfs',
+  server: { file: 'nfs.sh', runner: 'bash' },
+  packageDir: 'packages/driver-nfs',
+  rawLabel: 'nfs-cp (libnfs-utils) of the volume file',
+  placeholder: { server: '127.0.0.1', export: '/backup', nfsPort: 1, mountPort: 1 },
+  driverOptions: (endpoints, container) => ({
+    server: endpoints.server,
+    export: endpoints.export,
+    nfs_port: endpoints.nfsPort,
+    mount_port: endpoints.mountPort,
+    base_dir: 'bench',
+    container,
+  }),
+  rawTransfer: async ({ endpoints, volumePath, container }) => {
+    const url = `nfs://${endpoints.server}${endpoints.export}/${container}-raw.img?nfsport=${endpoints.nfsPort}&mountport=${endpoints.mountPort}`;
+    return { command: 'nfs-cp', args: [volumePath, url] };
+  },
+});
 
-/** The driver package's ESM entry, read from its package.json (drivers are not dependencies of the bench). */
-async function driverModule(packageDir: string): Promise<string> {
-  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
-    exports?: { '.'?: { import?: string } };
-    main?: string;
-  };
-  const entry = manifest.exports?.['.']?.import ?? manifest.main ?? './dist/index.js';
-  return pathToFileURL(join(packageDir, entry)).href;
-}
+/** The emulator takes no credentials: `anonymous`, and buckets created on first use. */
+const gcs = networkTarget<GcsEndpoints>({
+  name: 'gcs',
+  server: { file: 'gcs-emulator.mjs', runner: 'node' },
+  packageDir: 'packages/driver-gcs',
+  rawLabel: '@google-cloud/storage save per chunk (single request)',
+  placeholder: { endpoint: 'http://127.0.0.1:1', projectId: 'stowage-test' },
+  driverOptions: (endpoints, container) => ({
+    api_endpoint: endpoints.endpoint,
+    anonymous: true,
+    project_id: endpoints.projectId,
+    bucket: container,
+    create_bucket: true,
+  }),
+  rawTransfer: async ({ endpoints, volumePath, chunkSize, concurrency, container }) => ({
+    op: 'raw-gcs-library',
+    volumePath,
+    storageModule: moduleOf('packages/driver-gcs', '@google-cloud/storage'),
+    endpoint: endpoints.endpoint,
+    projectId: endpoints.projectId,
+    bucket: `${container}-raw`,
+    chunkSize,
+    concurrency,
+  }),
+});
 
-/** Load the plugin here and validate our options, so a renamed option is a clear skip, not a failed run. */
-async function optionsProblem(module: string, options: Record<string, unknown>): Promise<string | undefined> {
-  try {
-    const core = await import('@stowage/core');
-    const plugin = (await import(module) as { default?: import('@stowage/core').DriverPlugin }).default;
-    if (plugin?.contract !== core.DRIVER_CONTRACT_V1) return `${module} does not export a ${core.DRIVER_CONTRACT_V1} plugin`;
-    await core.validateOptions(plugin.optionsSchema, options, 'bench options');
-    return undefined;
-  } catch (error) {
-    return `the bench's options for it do not load or validate (update bench/src/drivers/network-targets.ts): ${(error as Error).message}`;
-  }
-}
-
-function networkTarget(backend: NetworkBackend): DriverTarget {
-  const script = join(REPO_ROOT, 'scripts', 'servers', backend.serverScript);
-  const packageDir = join(REPO_ROOT, backend.packageDir);
-  return {
-    name: backend.name,
-    async unavailable() {
-      if (!(await exists(script))) return `no server script scripts/servers/${backend.serverScript}`;
-      if (!(await exists(join(packageDir, 'package.json')))) return `no driver package ${backend.packageDir}`;
-      const module = await driverModule(packageDir);
-      if (!(await exists(fileURLToPath(module)))) return `${backend.packageDir} is not built (pnpm build)`;
-      return optionsProblem(module, backend.driverOptions(PLACEHOLDER, 'bench'));
-    },
-    async start(directory): Promise<StartedTarget> {
-      const state = join(directory, 'server');
-      await runPlain('bash', [script, 'start', state], { timeoutMs: 10 * 60 * 1000 });
-      const endpoints = JSON.parse(await readFile(join(state, 'endpoints.json'), 'utf8')) as SwiftEndpoints;
-      const module = await driverModule(packageDir);
-      const driver: DriverSpec = { module, options: backend.driverOptions(endpoints, 'bench') };
-      return {
-        driver,
-        rawLabel: backend.rawLabel,
-        rawRequest: (volumePath, chunkSize, concurrency, round) =>
-          backend.rawRequest(endpoints, volumePath, chunkSize, concurrency, `bench-${round}`),
-        container: (round) => `bench-${round}`,
-        stop: async () => {
-          await runPlain('bash', [script, 'stop', state]);
-        },
-      };
-    },
-  };
-}
-
-export const networkTargets: readonly DriverTarget[] = BACKENDS.map(networkTarget);
+export const networkTargets: readonly DriverTarget[] = [swift, s3, sftp, nfs, gcs];

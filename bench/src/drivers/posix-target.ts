@@ -18,7 +18,7 @@ export const posixTarget: DriverTarget = {
     return {
       driver: posixDriverSpec(repository),
       rawLabel: 'fs write + fsync per chunk file',
-      rawRequest: async (volumePath, chunkSize, concurrency, round) => ({
+      rawTransfer: async (volumePath, chunkSize, concurrency, round) => ({
         op: 'raw-files',
         volumePath,
         directory: join(directory, `raw-${round}`),
