@@ -74,7 +74,7 @@ interface GcsFile {
 interface GcsLibrary {
   Storage: new (options: Record<string, unknown>) => {
     createBucket(name: string): Promise<unknown>;
-    bucket(name: string): { file(name: string): GcsFile };
+    bucket(name: string): { file(name: string): GcsFile; getFiles(query: Record<string, unknown>): Promise<unknown> };
   };
 }
 
@@ -94,10 +94,12 @@ export async function rawGcs(
     useAuthWithCustomEndpoint: false,
     retryOptions: { autoRetry: false, maxRetries: 0 },
   });
-  await storage.createBucket(request.bucket).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== 409) throw error;
-  });
   const bucket = storage.bucket(request.bucket);
+  // As the driver does it: a bucket that lists is there (the emulator lists any name and cannot create buckets).
+  await bucket.getFiles({ maxResults: 1, autoPaginate: false }).catch(async (error: unknown) => {
+    if ((error as { code?: unknown }).code !== 404) throw error;
+    await storage.createBucket(request.bucket);
+  });
   let objects = 0;
   await eachChunk(request.volumePath, request.chunkSize, request.concurrency, async (chunk, index) => {
     const started = performance.now();
