@@ -3,24 +3,8 @@
  * byte-identical 256 MiB round trip through the API, down within service_down_time when ganesha stops (a backup
  * created meanwhile fails clearly), and up again through periodic initialisation when it comes back.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { generateVolumeFile, sha256File, testServer } from '@stowage/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_INTERVALS,
-  ServiceProcess,
-  freePort,
-  tempDir,
-  waitUntil,
-  writeConfig,
-} from '../../../apps/backup-service/test/helpers/service-process.js';
-
-const run = promisify(execFile);
-const MiB = 1024 * 1024;
-const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+import { testServer } from '@stowage/testkit';
+import { describeSingleBackendService } from './service-scenario.js';
 
 /** The fields of scripts/servers/nfs.sh's endpoints.json this test reads. */
 interface NfsEndpoints {
@@ -33,137 +17,27 @@ interface NfsEndpoints {
 }
 
 const server = testServer<NfsEndpoints>('nfsServer', 'the NFS test server (nfs-ganesha)');
-const BACKEND = { name: 'nfs1', zone: 'zone-nfs' } as const;
 
-describe.skipIf(!server.requirement.available)('backup service on an NFS backend', () => {
-  let service: ServiceProcess;
-  let volumesDir = '';
-  let removeDir: () => Promise<void> = async () => {};
-  const ganesha = (action: 'stop-server' | 'start-server') => server.control(action, 'ganesha');
-
-  beforeAll(async () => {
-    const dir = await tempDir('nfs-backend');
-    removeDir = dir.remove;
-    volumesDir = join(dir.path, 'volumes');
-    const port = await freePort();
+describeSingleBackendService({
+  label: 'nfs',
+  title: 'an NFS backend',
+  serverName: 'ganesha',
+  available: server.requirement.available,
+  backend: { name: 'nfs1', zone: 'zone-nfs', driver: '@stowage/driver-nfs' },
+  options: (port) => {
     const endpoints = server.endpoints();
-    const config = await writeConfig(dir.path, {
-      host: 'node1',
-      ...FAST_INTERVALS,
-      backup_initialization_timeout: 10,
-      backup_periodic_initialization: true,
-      listen: `127.0.0.1:${port}`,
-      state_path: join(dir.path, 'state'),
-      volumes_dir: volumesDir,
-      // The driver is installed in this package (the deployment), not in the app.
-      plugin_paths: [PACKAGE_DIR],
-      backends: [
-        {
-          name: BACKEND.name,
-          driver: '@stowage/driver-nfs',
-          availability_zone: BACKEND.zone,
-          options: {
-            server: endpoints.server,
-            export: endpoints.export,
-            nfs_port: endpoints.nfsPort,
-            mount_port: endpoints.mountPort,
-            base_dir: `stowage-it-nfs-${port}`,
-            timeout: 10,
-            connect_timeout: 2,
-            retry_attempts: 1,
-            retry_backoff: 0.2,
-          },
-        },
-      ],
-    });
-    service = await ServiceProcess.start(config, port);
-  });
-
-  afterAll(async () => {
-    await service?.stop();
-    await ganesha('start-server').catch(() => undefined);
-    await removeDir();
-  });
-
-  const state = async () => (await service.serviceStates())[`node1@${BACKEND.name}`];
-
-  async function createVolume(name: string): Promise<string> {
-    const created = await service.api('POST', '/volumes', { volume: { size: 1, name } });
-    expect(created.status).toBe(202);
-    const id = created.body.volume.id as string;
-    await waitUntil('volume available', async () => (await service.api('GET', `/volumes/${id}`)).body.volume.status === 'available');
-    return id;
-  }
-
-  async function backupStatus(id: string, until: (status: string) => boolean, timeoutMs = 180_000) {
-    return waitUntil(
-      `backup ${id}`,
-      async () => {
-        const { body } = await service.api('GET', `/backups/${id}`);
-        return until(body.backup.status) ? body.backup : undefined;
-      },
-      timeoutMs,
-      250,
-    );
-  }
-
-  it('shows the backend up', async () => {
-    await waitUntil(`${BACKEND.name} up`, async () => (await state())?.state === 'up', 30_000);
-  });
-
-  it('round-trips a 256 MiB volume byte-identical through the API', async () => {
-    const volumeId = await createVolume('vol-nfs');
-    const volumeFile = join(volumesDir, `volume-${volumeId}`);
-    // 256 MiB of data in the 1 GiB volume: random, zero and text runs; the rest of the file stays sparse.
-    await generateVolumeFile(volumeFile, { size: 256 * MiB, seed: 'network-nfs' });
-    await run('truncate', ['-s', '1G', volumeFile]);
-    const original = await sha256File(volumeFile);
-
-    let started = Date.now();
-    const created = await service.api('POST', '/backups', { backup: { volume_id: volumeId, name: 'b-nfs', availability_zone: BACKEND.zone } });
-    expect(created.status).toBe(202);
-    const backup = await backupStatus(created.body.backup.id, (status) => status === 'available' || status === 'error');
-    expect(backup.status, backup.fail_reason).toBe('available');
-    console.log(`nfs backup of the 1 GiB volume (256 MiB data) through the API: ${Date.now() - started} ms`);
-
-    const target = await createVolume('target-nfs');
-    started = Date.now();
-    const restored = await service.api('POST', `/backups/${backup.id}/restore`, { restore: { volume_id: target } });
-    expect(restored.status).toBe(202);
-    await waitUntil(
-      'restore finished',
-      async () => {
-        const status = (await service.api('GET', `/volumes/${target}`)).body.volume.status;
-        if (status === 'error_restoring' || status === 'error') throw new Error(`restore failed: volume ${status}`);
-        return status === 'available';
-      },
-      180_000,
-      250,
-    );
-    console.log(`nfs restore through the API: ${Date.now() - started} ms`);
-    expect(await sha256File(join(volumesDir, `volume-${target}`))).toBe(original);
-  });
-
-  it('goes down within service_down_time when ganesha stops, fails a backup clearly meanwhile, and comes back up by itself', async () => {
-    const volumeId = await createVolume('vol-nfs-outage');
-    await ganesha('stop-server');
-    const stoppedAt = Date.now();
-    try {
-      const created = await service.api('POST', '/backups', { backup: { volume_id: volumeId, name: 'while-down', availability_zone: BACKEND.zone } });
-      expect(created.status).toBe(202);
-      const failed = await backupStatus(created.body.backup.id, (status) => status === 'error');
-      expect(failed.fail_reason).toMatch(/nfs1/);
-      // Bounded generously for a loaded machine; the measured time is printed.
-      await waitUntil(`${BACKEND.name} down`, async () => (await state())?.state === 'down', 30_000, 100);
-      console.log(`nfs backend down ${Date.now() - stoppedAt} ms after ganesha stopped (service_down_time ${FAST_INTERVALS.service_down_time} s)`);
-    } finally {
-      await ganesha('start-server');
-    }
-    const startedAt = Date.now();
-    await waitUntil(`${BACKEND.name} up again`, async () => (await state())?.state === 'up', 60_000);
-    console.log(`nfs backend up ${Date.now() - startedAt} ms after ganesha started`);
-    const again = await service.api('POST', '/backups', { backup: { volume_id: volumeId, name: 'after-recovery', availability_zone: BACKEND.zone } });
-    const backup = await backupStatus(again.body.backup.id, (status) => status === 'available' || status === 'error');
-    expect(backup.status, backup.fail_reason).toBe('available');
-  });
+    return {
+      server: endpoints.server,
+      export: endpoints.export,
+      nfs_port: endpoints.nfsPort,
+      mount_port: endpoints.mountPort,
+      base_dir: `stowage-it-nfs-${port}`,
+      timeout: 10,
+      connect_timeout: 2,
+      retry_attempts: 1,
+      retry_backoff: 0.2,
+    };
+  },
+  control: (action) => server.control(action, 'ganesha'),
+  timeoutMs: 180_000,
 });
