@@ -19,7 +19,8 @@ import { configureStowageChildren, runStowageChild, StowageTool } from './tools/
 import type { BenchTool, ToolName, ToolRun } from './tools/tool.js';
 import type { ChildReport, PhaseTimes } from './child/protocol.js';
 import { baseVolume, copyVolume, mutateVolume, sha256File, type BaseVolume } from './volume.js';
-import { allocatedBytes, mutateSparse, sameSparseContent, sparseFromBase } from './sparse.js';
+import { sameSparseContent } from '@stowage/testkit';
+import { allocatedBytes, mutateSparse, sparseFromBase } from './sparse.js';
 
 export const SCENARIOS = ['full', 'incremental', 'restore'] as const;
 export type Scenario = (typeof SCENARIOS)[number];

@@ -3,10 +3,9 @@
  * volume holds it. `sparse`: 64 GiB, Stowage, restic and borg on the same file (full, the 1% change,
  * incremental, restore). `--large-sparse`: 1 TiB, Stowage alone (time and peak RSS).
  *
- * Verifying a 64 GiB restore by sha256 would hash 64 GiB of zeros; instead both files' data extents are read and
- * compared (outside them both are holes, which read as zeros), which proves the same thing.
+ * Verifying a 64 GiB restore by sha256 would hash 64 GiB of zeros; testkit's `sameSparseContent` compares the
+ * files' data extents instead, which proves the same thing.
  */
-import { dataExtents, type Extent } from '@stowage/core';
 import { open, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { runPlain } from './measure.js';
 import { RUN_SIZE, mutateVolume, type BaseVolume } from './volume.js';
@@ -81,32 +80,6 @@ export async function mutateSparse(volume: SparseVolume, densePath: string, base
   await mutateVolume(densePath, seed);
   await layOut(densePath, volume.path, volume.sizeMib * MiB, base.path);
   await runPlain('sync', []);
-}
-
-/** True when the two files have the same size and bytes (data extents compared; holes read as zeros). */
-export async function sameSparseContent(actual: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([open(actual, 'r'), open(expected, 'r')]);
-  try {
-    const size = (await b.stat()).size;
-    if ((await a.stat()).size !== size) return false;
-    const whole: Extent[] = [[0, size]];
-    const ranges = [...(dataExtents(a.fd, 0, size) ?? whole), ...(dataExtents(b.fd, 0, size) ?? whole)].sort((x, y) => x[0] - y[0]);
-    const left = Buffer.alloc(8 * MiB);
-    const right = Buffer.alloc(8 * MiB);
-    let compared = 0;
-    for (const [start, end] of ranges) {
-      for (let offset = Math.max(start, compared); offset < end; offset += left.length) {
-        const length = Math.min(left.length, end - offset);
-        await a.read(left, 0, length, offset);
-        await b.read(right, 0, length, offset);
-        if (!left.subarray(0, length).equals(right.subarray(0, length))) return false;
-      }
-      compared = Math.max(compared, end);
-    }
-    return true;
-  } finally {
-    await Promise.all([a.close(), b.close()]);
-  }
 }
 
 /** Bytes the file really takes on disk. */

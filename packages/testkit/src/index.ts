@@ -30,6 +30,7 @@ export {
   generateVolumeFile,
   mutateVolumeFile,
   planRuns,
+  sameSparseContent,
   sha256File,
   type GenerateVolumeOptions,
   type MutateVolumeOptions,

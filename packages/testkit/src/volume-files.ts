@@ -1,6 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { dataExtents, type Extent } from '@stowage/core';
 
 const MiB = 1024 * 1024;
 
@@ -155,4 +156,34 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const part of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(part as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * True when two files have the same size and bytes, without hashing gigabytes of holes: both files' data extents
+ * are read and compared; outside them both are holes, which read as zeros. (Where the filesystem cannot report
+ * extents the whole file is compared.)
+ */
+export async function sameSparseContent(actual: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([open(actual, 'r'), open(expected, 'r')]);
+  try {
+    const size = (await b.stat()).size;
+    if ((await a.stat()).size !== size) return false;
+    const whole: Extent[] = [[0, size]];
+    const ranges = [...(dataExtents(a.fd, 0, size) ?? whole), ...(dataExtents(b.fd, 0, size) ?? whole)].sort((x, y) => x[0] - y[0]);
+    const left = Buffer.alloc(8 * MiB);
+    const right = Buffer.alloc(8 * MiB);
+    let compared = 0;
+    for (const [start, end] of ranges) {
+      for (let offset = Math.max(start, compared); offset < end; offset += left.length) {
+        const length = Math.min(left.length, end - offset);
+        await a.read(left, 0, length, offset);
+        await b.read(right, 0, length, offset);
+        if (!left.subarray(0, length).equals(right.subarray(0, length))) return false;
+      }
+      compared = Math.max(compared, end);
+    }
+    return true;
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
 }
