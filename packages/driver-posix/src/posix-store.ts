@@ -13,6 +13,7 @@ import {
   type StorageDriver,
 } from '@stowage/driver-contract';
 import { countedBody, runSetupProbe } from '@stowage/driver-utils';
+import { dropCachedPages } from './page-cache.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { mkdir, open, opendir, readFile, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -169,7 +170,10 @@ export class PosixStore implements StorageDriver {
         throwIfAborted(options.signal, `put ${container}/${key}`);
         await writeAll(handle, part);
       }
-      if (this.#options.fsync) await handle.sync();
+      if (this.#options.fsync) {
+        await handle.sync();
+        dropCachedPages(handle.fd);
+      }
       await handle.close();
       handle = undefined;
       await rename(temp, path);
@@ -210,6 +214,8 @@ export class PosixStore implements StorageDriver {
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
+      // Read once per restore: its pages are better reused for the restored volume than kept.
+      dropCachedPages(handle.fd);
       return filled;
     } finally {
       await handle.close();

@@ -1,10 +1,10 @@
 /**
- * Where a file holds data: `lseek(SEEK_DATA/SEEK_HOLE)` through koffi (Node has no lseek). A thin-provisioned
+ * Where a file holds data: `lseek(SEEK_DATA/SEEK_HOLE)` through koffi (`libc.ts`; Node has no lseek). A thin-provisioned
  * volume is mostly holes, and reading them costs as much as reading data; asking the filesystem costs a
  * microsecond per extent. Without the binding, or on a file (or block device) whose filesystem cannot say,
  * callers get `undefined` and read everything, which is always correct.
  */
-import { createRequire } from 'node:module';
+import { loadLibc, type Libc } from './libc.js';
 
 /** `[start, end)` byte ranges, ascending and disjoint. */
 export type Extent = [start: number, end: number];
@@ -14,28 +14,7 @@ const SEEK_HOLE = 4;
 /** No data at or after the offset (only holes up to the end of the file). */
 const ENXIO = 6;
 
-type Lseek = (fd: number, offset: number, whence: number) => number | bigint;
-
-let binding: { lseek: Lseek; errno: () => number } | null | undefined;
-
-function loadBinding(): typeof binding {
-  if (binding !== undefined) return binding;
-  binding = null;
-  if (process.platform !== 'linux') return binding;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as {
-      load(name: string): { func(signature: string): Lseek };
-      errno(): number;
-    };
-    const libc = koffi.load('libc.so.6');
-    binding = { lseek: libc.func('int64_t lseek(int fd, int64_t offset, int whence)'), errno: () => koffi.errno() };
-  } catch {
-    // No prebuilt koffi for this platform, or no glibc: every byte is read instead.
-  }
-  return binding;
-}
-
-function seek(lib: NonNullable<typeof binding>, fd: number, offset: number, whence: number): number | 'end' | 'unsupported' {
+function seek(lib: Libc, fd: number, offset: number, whence: number): number | 'end' | 'unsupported' {
   const result = Number(lib.lseek(fd, offset, whence));
   if (result >= 0) return result;
   return lib.errno() === ENXIO ? 'end' : 'unsupported';
@@ -47,7 +26,7 @@ function seek(lib: NonNullable<typeof binding>, fd: number, offset: number, when
  * never the reverse.
  */
 export function dataExtents(fd: number, offset: number, length: number): Extent[] | undefined {
-  const lib = loadBinding();
+  const lib = loadLibc();
   if (!lib) return undefined;
   const end = offset + length;
   const extents: Extent[] = [];
@@ -68,5 +47,5 @@ export function dataExtents(fd: number, offset: number, length: number): Extent[
 
 /** True when this process can ask filesystems for extents (koffi loaded on Linux). */
 export function sparseReadsAvailable(): boolean {
-  return Boolean(loadBinding());
+  return Boolean(loadLibc());
 }
