@@ -21,6 +21,7 @@ import type { ChildReport, PhaseTimes } from './child/protocol.js';
 import { baseVolume, copyVolume, mutateVolume, sha256File, type BaseVolume } from './volume.js';
 import { sameSparseContent } from '@stowage/testkit';
 import { allocatedBytes, mutateSparse, sparseFromBase } from './sparse.js';
+import { runThroughApi } from './api-bench.js';
 
 export const SCENARIOS = ['full', 'incremental', 'restore'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -100,6 +101,15 @@ async function main(): Promise<void> {
   const scenarios = summarize(samples, options.sizeMib, options.tools);
   const targets = evaluateTargets(scenarios, samples);
 
+  const api = options.api ? await runThroughApi(options, base) : undefined;
+  if (api !== undefined) {
+    for (const scenario of ['full', 'restore'] as const) {
+      const { ratio } = api[scenario];
+      targets.push({ name: `${scenario} through the API vs engine-only, same rounds`, required: '<= 1.15x', measured: ratio, pass: ratio <= 1.15 });
+    }
+    const identical = api.full.sha256_ok ? 1 : 0;
+    targets.push({ name: 'restores through the API identical (1 = yes)', required: '= 1', measured: identical, pass: identical === 1 });
+  }
   const drivers: DriverComparison[] = options.drivers ? await runDriverComparisons(options, base) : [];
   const large = options.large ? await runLarge(options) : undefined;
   const sparse = options.sparse ? await runSparse(options, base, scenarios) : undefined;
@@ -123,6 +133,7 @@ async function main(): Promise<void> {
     targets,
     stowage_phases: stowagePhases(samples),
     drivers,
+    ...(api === undefined ? {} : { api }),
     ...(large === undefined ? {} : { large }),
     ...(sparse === undefined ? {} : { sparse: sparse.results, sparse_volume: sparse.volume }),
     ...(largeSparse === undefined ? {} : { large_sparse: largeSparse.results }),
@@ -340,6 +351,13 @@ function evaluateTargets(scenarios: Record<Scenario, Record<string, ToolResult>>
     (value) => value <= 0.4,
   );
   add('restore throughput vs restic', '>= 1.5x', throughput('restore', 'restic'), (value) => value >= 1.5);
+  // CPU-seconds stay comparable when the machine is busy; wall time wins only while both cores are free.
+  const fullBorg = peer('full', 'borg');
+  add('full backup CPU-seconds vs borg lz4', '<= 0.8x', fullBorg && ours('full') ? ours('full')!.cpu_s / fullBorg.cpu_s : undefined, (value) => value <= 0.8);
+  if (incrementalMine && incrementalTheirs) {
+    const allowed = Math.max(0.6, 0.3 * incrementalTheirs.median_s);
+    add(`incremental seconds (<= max(0.6, 0.3x restic) = ${allowed.toFixed(2)})`, `<= ${allowed.toFixed(2)}`, incrementalMine.median_s, (value) => value <= allowed);
+  }
   const stowageSamples = samples.filter((sample) => sample.tool === 'stowage');
   if (stowageSamples.length > 0) {
     add('Stowage peak RSS, every run (MiB)', '<= 256', Math.max(...stowageSamples.map((sample) => sample.peak_rss_mib)), (value) => value <= 256);

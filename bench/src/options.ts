@@ -22,6 +22,8 @@ export interface BenchOptions {
   /** Stowage alone on a `largeSparseSizeMib` sparse volume: time and peak RSS. */
   readonly largeSparse: boolean;
   readonly largeSparseSizeMib: number;
+  /** Full backup and restore through the running service's API, beside the engine-only child. */
+  readonly api: boolean;
   readonly profile: boolean;
   readonly workDir: string;
   readonly out: string;
@@ -45,6 +47,7 @@ const USAGE = `usage: pnpm bench [options]
   --sparse-size-mib N size of the sparse scenario's file (default 65536; --quick: 4096)
   --large-sparse      also back up and restore a 1 TiB sparse volume holding the same data with Stowage (time, RSS)
   --large-sparse-size-mib N  size for --large-sparse (default 1048576)
+  --no-api            skip timing full backup and restore through the running service's API
   --profile           also CPU-profile one Stowage run per scenario and time its building blocks
   --tools LIST        comma-separated subset of stowage,restic,borg (default all)
   --no-drivers        skip the driver-versus-raw-transfer comparisons
@@ -71,6 +74,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'sparse-size-mib': { type: 'string' },
       'large-sparse': { type: 'boolean', default: false },
       'large-sparse-size-mib': { type: 'string' },
+      'no-api': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       tools: { type: 'string' },
       'no-drivers': { type: 'boolean', default: false },
@@ -106,6 +110,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     sparseSizeMib: positive(values['sparse-size-mib'], quick ? 4096 : 65_536, '--sparse-size-mib'),
     largeSparse: values['large-sparse'] ?? false,
     largeSparseSizeMib: positive(values['large-sparse-size-mib'], 1_048_576, '--large-sparse-size-mib'),
+    api: !(values['no-api'] ?? false),
     profile: values.profile ?? false,
     workDir: resolve(values['work-dir'] ?? join(BENCH_ROOT, 'work')),
     out: resolve(values.out ?? join(BENCH_ROOT, 'results', quick ? 'quick.json' : 'latest.json')),

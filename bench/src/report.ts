@@ -1,3 +1,4 @@
+import type { ApiComparison } from './api-bench.js';
 import type { DriverComparison } from './driver-bench.js';
 import type { Scenario, Target, ToolResult } from './main.js';
 import type { ProfileEntry } from './profile-summary.js';
@@ -9,6 +10,7 @@ export interface PrintableResults {
   readonly targets: readonly Target[];
   readonly stowage_phases: Record<string, Record<string, number>>;
   readonly drivers: readonly DriverComparison[];
+  readonly api?: Record<'full' | 'restore', ApiComparison>;
   readonly large?: {
     readonly volume_mib: number;
     readonly full: { median_s: number; mib_s: number; peak_rss_mib: number; sha256_ok: boolean };
@@ -147,6 +149,25 @@ export function printReport(results: PrintableResults): void {
       }
     }
     console.log(table(['scenario', 'tool', 'seconds', 'CPU s', 'CPU s/data GiB', 'peak RSS MiB', 'restored alloc MiB', 'content', 'vs Stowage'], rows));
+  }
+
+  if (results.api !== undefined) {
+    const { api } = results;
+    console.log(`\nthrough the API (create -> available, restore into a new volume -> available) vs engine-only, same rounds`);
+    console.log(
+      table(
+        ['scenario', '', 'API s', 'API CPU s', 'engine s', 'engine CPU s', 'API / engine'],
+        (['full', 'restore'] as const).map((name) => [
+          name,
+          '',
+          api[name].api.median_s.toFixed(2),
+          api[name].api.cpu_s.toFixed(2),
+          api[name].engine.median_s.toFixed(2),
+          api[name].engine.cpu_s.toFixed(2),
+          `${api[name].ratio.toFixed(2)}x`,
+        ]),
+      ),
+    );
   }
 
   if (results.large_sparse !== undefined) {
