@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +14,7 @@ import { median, round } from './stats.js';
 import { StowageTool } from './tools/stowage-tool.js';
 import { sha256File, type BaseVolume } from './volume.js';
 import { loadSnapshot } from './load.js';
+import { freePort } from '@stowage/testkit';
 
 const CLI = join(dirname(fileURLToPath(import.meta.resolve('@stowage/backup-service'))), 'cli.js');
 /** How often the bench asks for the status: the resolution of the API timings. */
@@ -250,15 +250,4 @@ async function engineRound(directory: string, volumeFile: string, expectedSha: s
 
 function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

@@ -45,3 +45,4 @@ export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport 
 export { rejectionOf } from './rejection.js';
 export { ScriptedServer, drainError, type ScriptedHandler } from './scripted-server.js';
 export { FaultProxy, type FaultAction, type FaultRule, type ProxiedResponse } from './fault-proxy.js';
+export { freePort } from './free-port.js';

@@ -1,7 +1,6 @@
 /** Run the real `stowage` CLI as a child process against a temporary config, for process-level tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,16 +10,7 @@ export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const CLI = join(APP_DIR, 'dist/cli.js');
 export const EXAMPLE_DRIVER_DIR = resolve(APP_DIR, '../../examples/driver-example');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from '@stowage/testkit';
 
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `stowage-${prefix}-`));
