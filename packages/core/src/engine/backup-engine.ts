@@ -183,7 +183,7 @@ export class BackupEngine {
     let bytesDone = 0;
 
     // Buffers are recycled, so memory stays flat: a chunk buffer per in-flight task plus the one being read, and
-    // as many output buffers. Each owns its ArrayBuffer, so it can move to a codec worker and back without a copy.
+    // as many output buffers. Each is a SharedArrayBuffer: a codec worker works on it in place, nothing is copied.
     const chunkBuffers = new BufferPool(this.chunkSize);
     const outputBuffers = new BufferPool(this.chunkSize);
     const zeroRunLists: BlockRun[][] = [];

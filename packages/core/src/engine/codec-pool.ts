@@ -26,8 +26,9 @@ export function runCodecRequest(request: CodecRequest): CodecResponse {
 }
 
 /**
- * The ArrayBuffers behind `views`, to move between threads without a copy. The engine's buffers each own a
- * large ArrayBuffer; small ones (possibly Node's shared 8 KiB pool) are never transferred, only copied.
+ * The ArrayBuffers behind `views`, to move between threads without a copy. The engine's pooled buffers are
+ * shared (nothing to transfer); a large ArrayBuffer of its own (an object read by stream) is moved; small ones
+ * (possibly Node's shared 8 KiB pool) are never transferred, only copied.
  */
 export function transferables(views: readonly Uint8Array[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -68,9 +69,9 @@ export interface DecodedChunk {
 
 /**
  * Worker threads, one per core, that encode and decode chunks, so hashing and compression use every core while
- * the main thread moves bytes. Buffers are transferred to a worker and back, never copied. Idle workers do not
- * keep the process alive. When workers cannot start (e.g. running from TypeScript sources), jobs run on the
- * calling thread: slower, same results.
+ * the main thread moves bytes. Buffers are shared with the worker (or transferred), never copied. Idle workers
+ * do not keep the process alive. When workers cannot start (e.g. running from TypeScript sources), jobs run on
+ * the calling thread: slower, same results.
  */
 export class CodecPool {
   readonly size: number;
