@@ -4,7 +4,7 @@
  */
 import type { BackupRow, ServiceRow } from '../db/tables.js';
 import { memberFailReason } from '../domain/fail-reason.js';
-import type { OperationProgressSnapshot } from '../observability/progress-tracker.js';
+import type { OperationProgressSnapshot, RecentFailure } from '../observability/progress-tracker.js';
 import type { Readiness } from '../operations/observability.js';
 
 export function operationView(operation: OperationProgressSnapshot, isAdmin: boolean) {
@@ -75,4 +75,9 @@ export function readinessView(result: Readiness) {
     database: result.database.ok ? 'ok' : `unreachable: ${result.database.error ?? 'unknown'}`,
     backends: result.backends.map((backend) => ({ host: backend.host, backend: backend.backend, state: backend.state })),
   };
+}
+
+/** A failure this process saw (a restore's failure leaves the backup `available`: this is where it shows). */
+export function recentFailureView(failure: RecentFailure, isAdmin: boolean) {
+  return { kind: failure.kind, reason: isAdmin ? failure.reason : memberFailReason(failure.reason), at: failure.at.toISOString() };
 }

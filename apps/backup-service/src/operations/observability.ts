@@ -6,7 +6,7 @@ import { describeError, runWithTimeout } from '@stowage/core';
 import type { BackupRow, ServiceRow } from '../db/tables.js';
 import { BackupStatus } from '../domain/statuses.js';
 import { NotFound } from '../domain/errors.js';
-import type { OperationProgressSnapshot } from '../observability/progress-tracker.js';
+import type { OperationProgressSnapshot, RecentFailure } from '../observability/progress-tracker.js';
 import { scopeOf, type Caller, type OperationDeps } from './context.js';
 
 /** A readiness probe must answer before the orchestrator's own timeout (Kubernetes: 1 s by default, often raised). */
@@ -61,10 +61,11 @@ export async function getOperationProgress(
   deps: OperationDeps,
   caller: Caller,
   backupId: string,
-): Promise<{ readonly backup: BackupRow; readonly operation: OperationProgressSnapshot | null }> {
+): Promise<{ readonly backup: BackupRow; readonly operation: OperationProgressSnapshot | null; readonly lastFailure: RecentFailure | null }> {
   const backup = await deps.store.getBackup(backupId, scopeOf(caller));
   if (!backup) throw new NotFound(`Backup ${backupId} could not be found.`);
-  return { backup, operation: deps.manager.progress.of(backupId)[0] ?? null };
+  const lastFailure = deps.manager.progress.recentFailures.find((failure) => failure.backupId === backupId) ?? null;
+  return { backup, operation: deps.manager.progress.of(backupId)[0] ?? null, lastFailure };
 }
 
 export interface ServiceStatus {

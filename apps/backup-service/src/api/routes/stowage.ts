@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDependencies } from '../api-deps.js';
 import { getOperationProgress, listOperationProgress, serviceStatus } from '../../operations/observability.js';
-import { backendStatusView, backupStateView, failureView, operationView } from '../observability-views.js';
+import { backendStatusView, backupStateView, failureView, operationView, recentFailureView } from '../observability-views.js';
 import { authorize } from '../policy.js';
 import { callerOf } from '../request-context.js';
 import { v3Route } from './register.js';
@@ -22,8 +22,12 @@ export function registerStowageRoutes(app: FastifyInstance, deps: ApiDependencie
     authorize(request.stowage, 'stowage:operations:get');
     const caller = callerOf(request);
     const { backup_id: backupId } = request.params as { backup_id: string };
-    const { backup, operation } = await getOperationProgress(deps.operations, caller, backupId);
-    return { backup: backupStateView(backup, caller.isAdmin), operation: operation === null ? null : operationView(operation, caller.isAdmin) };
+    const { backup, operation, lastFailure } = await getOperationProgress(deps.operations, caller, backupId);
+    return {
+      backup: backupStateView(backup, caller.isAdmin),
+      operation: operation === null ? null : operationView(operation, caller.isAdmin),
+      last_failure: lastFailure === null ? null : recentFailureView(lastFailure, caller.isAdmin),
+    };
   });
 
   v3Route(app, 'GET', 'stowage/status', async (request) => {
