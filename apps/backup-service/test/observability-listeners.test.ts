@@ -1,4 +1,5 @@
 /** Where the operator endpoints answer: `metrics_listen` moves `/metrics` off the API; the page's noauth rule. */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { resolveConfig } from '../src/config/load-config.js';
 import { reasonClass } from '../src/observability/metrics.js';
 import { startService, type RunningService } from '../src/service.js';
 import { freePort, tempDir } from './helpers/service-process.js';
+import { sha256Hex } from './helpers/volume-files.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -52,6 +54,29 @@ describe('operator endpoints', () => {
     // No token: noauth's 204 token hand-out, as on every API route.
     expect((await service.app.inject({ url: '/v3/stowage/status' })).statusCode).toBe(204);
     expect((await service.app.inject({ url: '/v3/stowage/status', headers: { 'x-auth-token': 'a:p' } })).statusCode).toBe(200);
+  });
+
+  it('under tokens the page is served to anyone but its data to admins only; members see their own progress only', async () => {
+    const dir = await tempDir('listeners-tokens');
+    cleanups.push(dir.remove);
+    const tokens = join(dir.path, 'tokens.yaml');
+    await writeFile(
+      tokens,
+      `tokens:\n  - {sha256: ${sha256Hex('admin-t')}, user_id: ops, project_id: admin, roles: [admin]}\n  - {sha256: ${sha256Hex('member-t')}, user_id: alice, project_id: pa, roles: [member]}\n`,
+    );
+    const service = await start({ auth_strategy: 'tokens', auth_tokens_file: tokens });
+    const page = await service.app.inject({ url: '/status', remoteAddress: '192.0.2.7' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('data-auth="token"');
+    expect((await service.app.inject({ url: '/v3/stowage/status' })).statusCode).toBe(401);
+    expect((await service.app.inject({ url: '/v3/stowage/status', headers: { 'x-auth-token': 'member-t' } })).statusCode).toBe(403);
+    expect((await service.app.inject({ url: '/v3/stowage/status', headers: { 'x-auth-token': 'admin-t' } })).statusCode).toBe(200);
+    expect((await service.app.inject({ url: '/v3/pa/stowage/operations', headers: { 'x-auth-token': 'member-t' } })).json()).toEqual({ operations: [] });
+    // Another project's URL is refused for a member, as on every Cinder route.
+    expect((await service.app.inject({ url: '/v3/pb/stowage/operations', headers: { 'x-auth-token': 'member-t' } })).statusCode).toBe(400);
+    // Probes and metrics need no token.
+    expect((await service.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    expect((await service.app.inject({ url: '/metrics' })).statusCode).toBe(200);
   });
 
   it('failure codes become bounded label values', () => {
