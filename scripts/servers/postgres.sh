@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on a free loopback port, for tests.
 #
-#   postgres.sh start STATE_DIR   initdb + start; prints the connection URL as the last line of stdout
+#   postgres.sh start STATE_DIR   initdb + start (a restart reuses the previous port when free); prints the URL last
 #   postgres.sh stop  STATE_DIR   stop it (pg_ctl, then the recorded PID)
 #
 # Binaries: /usr/lib/postgresql/<ver>/bin (installed with apt-get when missing). initdb refuses to run as root,
@@ -44,7 +44,8 @@ case "$command" in
         cat "$state/initdb.log" >&2; exit 1; }
     fi
     for attempt in 1 2 3; do
-      port=$(free_port)
+      # A restart (after stop) takes the cluster's previous port first, so clients' URLs stay valid.
+      if [[ $attempt -eq 1 && -f "$state/port" ]]; then port=$(cat "$state/port"); else port=$(free_port); fi
       if as_owner "$bin/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 30 \
           -o "-p $port -c listen_addresses=127.0.0.1 -k $state -c fsync=off" start >&2; then
         echo "$port" >"$state/port"

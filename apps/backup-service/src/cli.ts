@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** `stowage serve | check`: the command deployers run. Exit 2 means the configuration or a plugin is wrong. */
+/** `stowage serve | check | status | wait`: the command deployers and operators run. Exit 2 means the configuration or a plugin is wrong. */
 // First: sizes libuv's thread pool before anything uses it (see the module).
 import '@stowage/core/thread-pool';
 import { resolve } from 'node:path';
 import { ConfigError, ContractError, describeError, runWithTimeout } from '@stowage/core';
 import { Command } from 'commander';
 import { embeddedDefaultConfig, loadConfigFile, type ServiceConfig } from './config/load-config.js';
+import { ClientError, EXIT_UNFOLLOWABLE, printStatus, waitFor, type ClientOptions } from './client/status-client.js';
 import { createLogger } from './logger.js';
 import { loadBackends } from './plugins/plugin-loader.js';
 import { startService } from './service.js';
@@ -87,5 +88,50 @@ program
   .option('--embedded-default', 'check the embedded default configuration')
   .action((options: { config?: string; embeddedDefault?: boolean }) =>
     check(options).then((code) => process.exit(code), failAndExit),
+  );
+interface RemoteOptions {
+  url?: string;
+  token?: string;
+}
+
+/** The same auth as the API: a token from --token, OS_AUTH_TOKEN or STOWAGE_TOKEN; noauth's `admin:admin` when none. */
+function clientOptions(options: RemoteOptions): ClientOptions {
+  return {
+    url: options.url ?? process.env.STOWAGE_URL ?? 'http://127.0.0.1:8776',
+    token: options.token ?? process.env.OS_AUTH_TOKEN ?? process.env.STOWAGE_TOKEN ?? 'admin:admin',
+    requestTimeoutMs: 10_000,
+  };
+}
+
+const terminal = { write: (text: string) => void process.stdout.write(text), isTTY: process.stdout.isTTY === true };
+
+/** A client command that cannot reach the service, or is refused, exits 3 with its message. */
+function clientFailure(error: unknown): never {
+  if (error instanceof ClientError) {
+    process.stderr.write(`stowage: ${error.message}\n`);
+    process.exit(EXIT_UNFOLLOWABLE);
+  }
+  return failAndExit(error);
+}
+
+program
+  .command('status')
+  .description('backends of every host with state and reason, running operations with progress, recent failures (admin)')
+  .option('--url <url>', 'the API, e.g. http://127.0.0.1:8776 (or STOWAGE_URL)')
+  .option('--token <token>', 'X-Auth-Token (or OS_AUTH_TOKEN / STOWAGE_TOKEN; noauth needs none)')
+  .action((options: RemoteOptions) => printStatus(clientOptions(options), terminal).then((code) => process.exit(code), clientFailure));
+program
+  .command('wait')
+  .description('follow the running operation of a backup to its end; exit 0 on success, 1 on failure, 3 when it cannot be followed')
+  .argument('<backup-id>')
+  .option('--url <url>', 'the API, e.g. http://127.0.0.1:8776 (or STOWAGE_URL)')
+  .option('--token <token>', 'X-Auth-Token (or OS_AUTH_TOKEN / STOWAGE_TOKEN; noauth needs none)')
+  .option('--interval <seconds>', 'seconds between polls', '1')
+  .option('--timeout <seconds>', 'give up after this many seconds', '86400')
+  .action((backupId: string, options: RemoteOptions & { interval: string; timeout: string }) =>
+    waitFor(backupId, { ...clientOptions(options), intervalMs: Math.max(0.1, Number(options.interval) || 1) * 1000, timeoutMs: Math.max(1, Number(options.timeout) || 86_400) * 1000 }, terminal).then(
+      (code) => process.exit(code),
+      clientFailure,
+    ),
   );
 program.parseAsync(process.argv).catch(failAndExit);

@@ -1,13 +1,18 @@
 /** Composes the service: plugins, database, notifier, manager, placement, operations and API; and stops it cleanly. */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, Notifier, describeError } from '@stowage/core';
+import { ConfigError, DRIVER_CONTRACT_V1, Notifier, describeError } from '@stowage/core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator } from './api/auth/authenticator.js';
 import { KeystoneAuthenticator } from './api/auth/keystone-authenticator.js';
 import { NoAuthAuthenticator } from './api/auth/noauth-authenticator.js';
 import { TokenFileAuthenticator } from './api/auth/token-file-authenticator.js';
+import { startMetricsServer } from './api/metrics-server.js';
+import { MAX_VERSION, formatVersion } from './api/microversion.js';
 import { buildApi } from './api/server.js';
+import { ServiceMetrics } from './observability/metrics.js';
+import { serviceVersion } from './observability/service-version.js';
+import { setupMetricsSink } from './observability/setup-metrics-sink.js';
 import { Quotas } from './quota/quotas.js';
 import type { KeystoneAuthtokenConfig } from './config/config-schema.js';
 import type { ServiceConfig } from './config/load-config.js';
@@ -28,6 +33,9 @@ export interface RunningService {
   readonly manager: BackupManager;
   readonly store: Store;
   readonly app: FastifyInstance;
+  readonly metrics: ServiceMetrics;
+  /** `http://host:port` of `/metrics` when `metrics_listen` is set. */
+  readonly metricsUrl: string | undefined;
   /** Resolves once every backend's first initialisation attempt has finished. */
   readonly initialized: Promise<void>;
   stop(): Promise<void>;
@@ -50,13 +58,29 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   }
   const database: OpenedDatabase = await openDatabase(config.databaseUrl);
   const store = new Store(database.db);
+  const metrics = new ServiceMetrics({
+    serviceVersion: serviceVersion(),
+    driverContract: DRIVER_CONTRACT_V1,
+    apiMaxVersion: formatVersion(MAX_VERSION),
+    maxOperations: config.maxOperations,
+  });
+  const backendNames = new Set(backends.map((backend) => backend.config.name));
+  for (const name of backendNames) metrics.declareBackend(name);
   const notifier = new Notifier({
     host: config.host,
-    sinks: createSinks(config.notifications),
+    sinks: [...createSinks(config.notifications), setupMetricsSink(metrics, backendNames)],
     onSinkError: (sink, message, error) =>
       logger.warn({ sink: sink.name, event: message.event_type, err: describeError(error) }, 'notification not delivered'),
   });
-  const manager = new BackupManager({ config, store, notifier, logger, backends });
+  const manager = new BackupManager({ config, store, notifier, logger, backends, metrics });
+  metrics.observe({
+    backends: () =>
+      [...manager.backends.values()].map((runtime) => {
+        const status = runtime.lifecycle.status;
+        return { backend: runtime.name, up: status.state === 'up', lastFailureCode: status.lastFailure?.code ?? null, lastHeartbeatAt: status.lastHeartbeatAt };
+      }),
+    load: () => manager.load,
+  });
   const placement = new Placement({ store, serviceDownTimeMs: config.serviceDownTimeMs, reach: manager, pickHost: options.pickHost });
   const quotas = new Quotas(store, {
     backups: config.quotaBackups,
@@ -67,13 +91,15 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   const background = new BackgroundWork(logger);
   const operations: OperationDeps = { config, store, manager, placement, quotas, notifier, logger, background };
   const authenticator = await createAuthenticator(config, logger);
-  const app = buildApi({ config, logger, authenticator, operations });
+  const app = buildApi({ config, logger, authenticator, operations, metrics });
 
   // Before the API listens: a volume it shows in a transient status is one this process works on.
   await sweepTransientVolumes(operations);
   // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
   const address = await app.listen({ host: config.listenHost, port: config.listenPort });
   logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name) }, 'stowage backup service listening');
+  const metricsServer = config.metricsListen ? await startMetricsServer(metrics, config.metricsListen) : undefined;
+  if (metricsServer) logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
 
   const initialized = manager.start(recoveryHooks(operations)).then(() => placeUnplacedCreates(operations));
   initialized.catch((error: unknown) => logger.error({ err: describeError(error) }, 'backend initialisation failed'));
@@ -83,6 +109,7 @@ export async function startService(config: ServiceConfig, logger: Logger, option
     (stopping ??= (async () => {
       logger.info('stopping: no new requests; letting running operations finish');
       await app.close();
+      await metricsServer?.app.close();
       await initialized.catch(() => undefined);
       const { finished, aborted } = await manager.stop(config.shutdownGraceMs);
       // Placement loops and volume files still in flight end now (no host accepts work any more).
@@ -92,7 +119,7 @@ export async function startService(config: ServiceConfig, logger: Logger, option
       await database.close();
     })());
 
-  return { url: address, manager, store, app, initialized, stop };
+  return { url: address, manager, store, app, metrics, metricsUrl: metricsServer?.url, initialized, stop };
 }
 
 async function createAuthenticator(config: ServiceConfig, logger: Logger): Promise<Authenticator> {

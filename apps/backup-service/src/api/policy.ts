@@ -32,6 +32,9 @@ export const POLICIES = {
   'volume_extension:volume_host_attribute': 'admin',
   'volume_extension:services:index': 'admin',
   'volume_extension:services:update': 'admin',
+  // Stowage's own resources (not Cinder's): live progress, and the status overview of every backend.
+  'stowage:operations:get': 'admin_or_owner',
+  'stowage:status:get': 'admin',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICIES;

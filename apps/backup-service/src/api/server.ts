@@ -7,7 +7,9 @@ import { VERSION_HEADER, formatVersion, parseMicroversion, MIN_VERSION } from '.
 import './request-context.js';
 import { registerBackupActionRoutes } from './routes/backup-actions.js';
 import { registerBackupRoutes } from './routes/backups.js';
+import { registerObservabilityRoutes } from './routes/observability.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerStowageRoutes } from './routes/stowage.js';
 import { registerVersionRoutes } from './routes/versions.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 
@@ -50,8 +52,10 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const isVersionDocument = path === '/' || path === '/v3' || path === '/v3/';
-    const version = isVersionDocument ? MIN_VERSION : parseMicroversion(request.headers[VERSION_HEADER]);
-    if (isVersionDocument) {
+    // Probes, Prometheus and the status page's shell answer without a token (they show no tenant's data).
+    const isPublic = request.routeOptions.config?.public === true;
+    const version = isVersionDocument || isPublic ? MIN_VERSION : parseMicroversion(request.headers[VERSION_HEADER]);
+    if (isVersionDocument || isPublic) {
       request.stowage = { userId: '', projectId: '', roles: [], isAdmin: false, version };
       return;
     }
@@ -90,6 +94,14 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
     reply.header('Vary', 'OpenStack-API-Version');
   });
 
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Route templates, never URLs: the label set stays bounded whatever ids clients send.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.apiRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
   app.setErrorHandler((raw, request, reply) => {
     // The client gets the operation's own message; what went wrong underneath is for the log only.
     if (raw instanceof DomainError && raw.kind === 'operation-failed') log.error({ err: raw, cause: raw.cause, method: request.method, url: request.url }, 'operation failed');
@@ -112,5 +124,7 @@ export function buildApi(deps: ApiDependencies): FastifyInstance {
   registerBackupRoutes(app, deps);
   registerBackupActionRoutes(app, deps);
   registerServiceRoutes(app, deps);
+  registerStowageRoutes(app, deps);
+  registerObservabilityRoutes(app, deps);
   return app;
 }

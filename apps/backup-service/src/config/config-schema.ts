@@ -87,6 +87,11 @@ export const configSchema = z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8776')
       .default('127.0.0.1:8776'),
+    /** Serve `/metrics` on this HOST:PORT instead of on the API's listener (e.g. a private interface). */
+    metrics_listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9776')
+      .optional(),
     /** `noauth` (development: every caller is admin), `tokens` (a YAML file of sha256-hashed tokens) or `keystone`. */
     auth_strategy: z.enum(['noauth', 'tokens', 'keystone']).default('noauth'),
     /** With `keystone`: how tokens are validated, named like Cinder's [keystone_authtoken]. */

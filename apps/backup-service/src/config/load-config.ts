@@ -21,6 +21,8 @@ export interface ServiceConfig {
   readonly databaseUrl: string;
   readonly listenHost: string;
   readonly listenPort: number;
+  /** Where `/metrics` is served instead of the API's listener; undefined: on the API's listener. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
   readonly authStrategy: 'noauth' | 'tokens' | 'keystone';
   /** Absolute path of the tokens file (auth_strategy tokens). */
   readonly authTokensFile: string | undefined;
@@ -78,6 +80,10 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
       : parsed.database_url
     : `sqlite:${resolve(statePath, 'stowage.sqlite')}`;
   const { host: listenHost, port: listenPort } = splitListen(parsed.listen);
+  const metricsListen = parsed.metrics_listen === undefined ? undefined : splitListen(parsed.metrics_listen);
+  if (metricsListen && (metricsListen.port < 0 || metricsListen.port > 65535)) {
+    issues.push({ path: 'metrics_listen', message: `port ${metricsListen.port} is out of range 0-65535` });
+  }
   if (listenPort < 1 || listenPort > 65535) issues.push({ path: 'listen', message: `port ${listenPort} is out of range 1-65535` });
   if (parsed.auth_strategy === 'noauth' && !isLoopback(listenHost) && !parsed.allow_noauth_on_non_loopback) {
     issues.push({
@@ -129,6 +135,7 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
     databaseUrl,
     listenHost,
     listenPort,
+    metricsListen,
     authStrategy: parsed.auth_strategy,
     authTokensFile: parsed.auth_tokens_file === undefined ? undefined : at(parsed.auth_tokens_file),
     keystoneAuthtoken:

@@ -28,6 +28,8 @@ import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/load-config.js';
 import type { Store } from '../db/store.js';
 import type { LoadedBackend } from '../plugins/plugin-loader.js';
+import type { OperationOutcome, ServiceMetrics } from '../observability/metrics.js';
+import { ProgressTracker, type OperationKind, type TrackedOperation } from '../observability/progress-tracker.js';
 
 export interface BackendRuntime {
   readonly name: string;
@@ -146,7 +148,16 @@ export interface BackupManagerOptions {
   readonly notifier: Notifier;
   readonly logger: Logger;
   readonly backends: readonly LoadedBackend[];
+  /** Operation counts, durations and bytes moved; none when omitted (tests). */
+  readonly metrics?: ServiceMetrics | undefined;
 }
+
+const OUTCOME_LABEL: Record<ExecutionOutcome['kind'], OperationOutcome> = {
+  done: 'done',
+  failed: 'failed',
+  'storage-unreachable': 'storage_unreachable',
+  skipped: 'skipped',
+};
 
 export class BackupManager {
   readonly backends = new Map<string, BackendRuntime>();
@@ -156,6 +167,9 @@ export class BackupManager {
   readonly #logger: Logger;
   readonly #limiter: OperationLimiter;
   readonly #running = new Set<RunningOperation>();
+  readonly #metrics: ServiceMetrics | undefined;
+  /** Live progress of every operation this process runs (the Stowage operations resource, the status page). */
+  readonly progress = new ProgressTracker();
   #hooks: BackendStartHooks | undefined;
   #accepting = true;
 
@@ -165,6 +179,7 @@ export class BackupManager {
     this.#notifier = options.notifier;
     this.#logger = options.logger;
     this.#limiter = new OperationLimiter(options.config.maxOperations);
+    this.#metrics = options.metrics;
     for (const loaded of options.backends) this.#addBackend(loaded);
   }
 
@@ -245,14 +260,28 @@ export class BackupManager {
     await Promise.all([...this.backends.values()].map((runtime) => runtime.lifecycle.initHost()));
   }
 
-  /** Run `work` as a tracked operation (shutdown waits for it, then aborts it; force delete aborts it). */
-  #track(backupId: string, work: (signal: AbortSignal) => Promise<ExecutionOutcome>): Promise<ExecutionOutcome> {
+  /**
+   * Run `work` as a tracked operation (shutdown waits for it, then aborts it; force delete aborts it), with its
+   * live progress and, once it ends, its outcome and duration in the metrics.
+   */
+  #track(
+    backupId: string,
+    kind: OperationKind,
+    serviceHost: string,
+    work: (signal: AbortSignal, progress: TrackedOperation) => Promise<ExecutionOutcome>,
+  ): Promise<ExecutionOutcome> {
     const controller = new AbortController();
     let operation: RunningOperation | undefined;
-    const done = work(controller.signal)
+    const progress = this.progress.begin(backupId, kind, serviceHost, this.backends.get(serviceHost)?.name ?? serviceHost);
+    const done = work(controller.signal, progress)
       .catch((error: unknown): ExecutionOutcome => {
         this.#logger.error({ backup: backupId, err: describeError(error) }, 'backup operation failed unexpectedly');
         return { kind: 'failed', reason: describeError(error) };
+      })
+      .then((outcome) => {
+        this.progress.end(progress, outcome.kind === 'failed' ? outcome.reason : undefined);
+        this.#metrics?.operationFinished(progress.kind, OUTCOME_LABEL[outcome.kind], (Date.now() - progress.startedAt) / 1000);
+        return outcome;
       })
       .finally(() => {
         if (operation) this.#running.delete(operation);
@@ -274,10 +303,10 @@ export class BackupManager {
    * before anything is written.
    */
   createBackup(serviceHost: string, backupId: string, steps: CreateSteps): Promise<ExecutionOutcome> {
-    return this.#track(backupId, async (signal) => {
+    return this.#track(backupId, 'create', serviceHost, async (signal, progress) => {
       const runtime = this.#runtime(serviceHost);
       try {
-        return await this.#limiter.run(() => this.#runCreate(runtime, steps, signal));
+        return await this.#limiter.run(() => this.#runCreate(runtime, steps, signal, progress));
       } catch (error) {
         // The limiter closed while waiting: the service is stopping before the create started.
         const reason = `the backup service on ${serviceHost} stopped before the backup started; create it again`;
@@ -287,9 +316,11 @@ export class BackupManager {
     });
   }
 
-  async #runCreate(runtime: BackendRuntime, steps: CreateSteps, signal: AbortSignal): Promise<ExecutionOutcome> {
+  async #runCreate(runtime: BackendRuntime, steps: CreateSteps, signal: AbortSignal, progress: TrackedOperation): Promise<ExecutionOutcome> {
+    progress.enter('checking');
     const work = await steps.begin();
     if (!work) return { kind: 'skipped' };
+    if (work.parent) progress.kind = 'incremental';
     // The spec's check before each create, the same check every heartbeat runs (unreachable: backend down).
     const unreachable = await runtime.lifecycle.checkStorage();
     if (unreachable) return { kind: 'storage-unreachable', reason: unreachable };
@@ -306,6 +337,10 @@ export class BackupManager {
 
     const source = await openVolumeFile(volume.path);
     let lastDecile = 0;
+    const bytes = this.#metrics?.bytesCounters(runtime.name);
+    let readCounted = 0;
+    let storedCounted = 0;
+    progress.enter('transferring');
     try {
       const result = await runtime.engine.backup({
         backupId: work.backupId,
@@ -316,7 +351,15 @@ export class BackupManager {
         signal,
         parent: work.parent,
         extra: { volume_size_gib: volume.sizeGiB, volume_metadata: volume.metadata },
-        onProgress: ({ bytesDone, bytesTotal }) => {
+        onProgress: ({ bytesDone, bytesTotal, bytesStored = 0 }) => {
+          // Once per chunk: counters take the difference, the tracker the running totals.
+          progress.update(bytesDone, bytesTotal);
+          if (bytes) {
+            bytes.read.inc(bytesDone - readCounted);
+            bytes.stored.inc(bytesStored - storedCounted);
+            readCounted = bytesDone;
+            storedCounted = bytesStored;
+          }
           const percent = bytesTotal === 0 ? 100 : Math.floor((bytesDone * 100) / bytesTotal);
           if (Math.floor(percent / 10) > lastDecile) {
             lastDecile = Math.floor(percent / 10);
@@ -324,6 +367,9 @@ export class BackupManager {
           }
         },
       });
+      progress.enter('finishing');
+      // Metadata and digest segments written after the last chunk.
+      bytes?.stored.inc(Math.max(0, result.storedBytes - storedCounted));
       await steps.finished(result);
       this.#logger.info({ backup: work.backupId, host: runtime.serviceHost, objects: result.objectCount, storedBytes: result.storedBytes }, 'backup created');
       return { kind: 'done' };
@@ -350,10 +396,10 @@ export class BackupManager {
    * gated on the backend's is_working, as Cinder).
    */
   restoreBackup(serviceHost: string, backupId: string, steps: RestoreSteps): Promise<ExecutionOutcome> {
-    return this.#track(backupId, async (signal) => {
+    return this.#track(backupId, 'restore', serviceHost, async (signal, progress) => {
       const runtime = this.#runtime(serviceHost);
       try {
-        return await this.#limiter.run(() => this.#runRestore(runtime, steps, signal));
+        return await this.#limiter.run(() => this.#runRestore(runtime, steps, signal, progress));
       } catch (error) {
         const reason = `the backup service on ${serviceHost} stopped before the restore started`;
         await steps.failed(reason, error);
@@ -362,14 +408,29 @@ export class BackupManager {
     });
   }
 
-  async #runRestore(runtime: BackendRuntime, steps: RestoreSteps, signal: AbortSignal): Promise<ExecutionOutcome> {
+  async #runRestore(runtime: BackendRuntime, steps: RestoreSteps, signal: AbortSignal, progress: TrackedOperation): Promise<ExecutionOutcome> {
+    progress.enter('checking');
     const work = await steps.begin();
     if (!work) return { kind: 'skipped' };
     const target = await openRestoreFile(work.volumePath);
+    const restored = this.#metrics?.bytesCounters(runtime.name).restored;
+    let counted = 0;
     try {
       const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
+      progress.enter('transferring');
       // The engine verifies every block's sha256. The volume file keeps its own (possibly larger) size.
-      const result = await runtime.engine.restore({ ...work.location, target, signal, expected: work.expected });
+      const result = await runtime.engine.restore({
+        ...work.location,
+        target,
+        signal,
+        expected: work.expected,
+        onProgress: ({ bytesDone, bytesTotal }) => {
+          progress.update(bytesDone, bytesTotal);
+          restored?.inc(bytesDone - counted);
+          counted = bytesDone;
+        },
+      });
+      progress.enter('finishing');
       await steps.finished(result, metadata.extra.volume_metadata);
       return { kind: 'done' };
     } catch (error) {
@@ -386,10 +447,11 @@ export class BackupManager {
    * with the record (backup id, volume id, size).
    */
   importBackup(serviceHost: string, backupId: string, steps: ImportSteps): Promise<ExecutionOutcome> {
-    return this.#track(backupId, async (signal) => {
+    return this.#track(backupId, 'import', serviceHost, async (signal, progress) => {
       const runtime = this.backends.get(serviceHost);
       const work = runtime ? await steps.begin() : undefined;
       if (!runtime || !work) return { kind: 'skipped' };
+      progress.enter('transferring');
       try {
         const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
         await steps.finished(metadata.objects.length, { driverName: runtime.plugin.name, backendName: runtime.name });
@@ -405,10 +467,11 @@ export class BackupManager {
 
   /** Delete a backup's data on `serviceHost` (the row is `deleting` on that host). */
   deleteBackup(serviceHost: string, backupId: string, steps: DeleteSteps): Promise<ExecutionOutcome> {
-    return this.#track(backupId, async (signal) => {
+    return this.#track(backupId, 'delete', serviceHost, async (signal, progress) => {
       const runtime = this.backends.get(serviceHost);
       const work = runtime ? await steps.begin() : undefined;
       if (!runtime || !work) return { kind: 'skipped' };
+      progress.enter('transferring');
       if (work.needsWorkingBackend && !runtime.lifecycle.isWorking()) {
         await steps.backendDown();
         return { kind: 'failed', reason: 'backend down' };
@@ -449,6 +512,11 @@ export class BackupManager {
   /** Operations in flight (for tests and logs). */
   get runningOperations(): number {
     return this.#running.size;
+  }
+
+  /** Creates and restores holding a `backup_max_operations` slot, and those waiting for one. */
+  get load(): { readonly running: number; readonly queued: number } {
+    return { running: this.#limiter.active, queued: this.#limiter.waiting };
   }
 }
 

@@ -64,6 +64,8 @@ export interface EngineOptions {
 export interface Progress {
   readonly bytesDone: number;
   readonly bytesTotal: number;
+  /** A backup's bytes written to the backend so far (after compression); absent on restore. */
+  readonly bytesStored?: number | undefined;
 }
 
 export interface BackupRequest extends BackupLocation {
@@ -217,7 +219,7 @@ export class BackupEngine {
           for (const [first, count] of zeroRuns) appendToRuns(holeRuns, first, count);
           await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, null));
           bytesDone += length;
-          request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
+          request.onProgress?.({ bytesDone, bytesTotal: volumeSize, bytesStored: storedBytes });
           continue;
         }
         const buffer = chunkBuffers.take(length);
@@ -259,7 +261,7 @@ export class BackupEngine {
           // Digests are recorded once the chunk is stored: a segment is written only when all its chunks are.
           await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, result.digests));
           bytesDone += length;
-          request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
+          request.onProgress?.({ bytesDone, bytesTotal: volumeSize, bytesStored: storedBytes });
         });
       }
       await window.drain();
