@@ -102,9 +102,13 @@ export class Placement {
     const { store, serviceDownTimeMs, reach } = this.#options;
     const takerByName = new Map(takers.map((host) => [backendNameOf(host), host]));
     const dead = new Map<string, string>();
+    // A host that reported its own backend down is alive and settles its own work (queued creates are placed
+    // again, running ones fail); it counts as dead only once silent for three times service_down_time.
+    const silentLong = new Date(Date.now() - 3 * serviceDownTimeMs).toISOString();
     for (const service of await store.downServices(serviceDownTimeMs)) {
       const taker = takerByName.get(backendNameOf(service.host));
-      if (taker !== undefined && !reach.isLocal(service.host)) dead.set(service.host, taker);
+      const selfReportedDown = service.backend_state === 'down' && service.updated_at !== null && service.updated_at >= silentLong;
+      if (taker !== undefined && !reach.isLocal(service.host) && !selfReportedDown) dead.set(service.host, taker);
     }
     return dead;
   }
