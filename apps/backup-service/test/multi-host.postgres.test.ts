@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { volumeFilePath } from '../src/operations/volume-files.js';
 import { postgresDatabase } from './helpers/databases.js';
 import { Cluster, type Host } from './helpers/multi-host.js';
-import { tempDir, waitUntil } from './helpers/service-process.js';
+import { runCli, tempDir, waitUntil } from './helpers/service-process.js';
 
 const postgres = postgresDatabase();
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -231,6 +231,10 @@ describe.skipIf(postgres.factory === undefined)(`several backup hosts on Postgre
     const c = await cluster('multi-race', [{ name: 'hostA' }, { name: 'hostB' }]);
     const [a, b] = [c.host('hostA'), c.host('hostB')];
     await waitUntil('two hosts up', async () => (await Promise.all(c.hosts.map((host) => serviceState(a, host.service)))).every((state) => state === 'up') || undefined, LONG);
+    // `stowage check` against the shared database lists every host's backup services.
+    const check = await runCli(['check', '--config', a.configPath], { timeoutMs: 60_000 });
+    expect(check.stdout).toMatch(/^ok {6}database postgres:\/\/\S+ in \d+ ms: 2 backup service\(s\): hostA@b up, hostB@b up$/m);
+    expect(check.code).toBe(0);
     const volumes = await Promise.all(Array.from({ length: 100 }, (_, index) => volumeWithData(c, index % 2 ? b : a)));
     const first = await Promise.all(volumes.slice(0, 50).map((volume, index) => createBackup(index % 2 ? b : a, volume)));
     await waitStatus(c, first.map((f) => f.id), 'available');

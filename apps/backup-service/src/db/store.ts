@@ -418,7 +418,13 @@ export class Store {
     if (this.kind !== 'postgres') return work();
     const run = this.#lockChain.catch(() => undefined).then(() =>
       this.db.connection().execute(async (connection) => {
-        await sql`select pg_advisory_lock(${ADVISORY_LOCK_SPACE}, hashtext(${key}))`.execute(connection);
+        // Never wait forever: a holder that hangs makes this fail after lock_timeout instead.
+        await sql`set lock_timeout = '30s'`.execute(connection);
+        try {
+          await sql`select pg_advisory_lock(${ADVISORY_LOCK_SPACE}, hashtext(${key}))`.execute(connection);
+        } finally {
+          await sql`reset lock_timeout`.execute(connection);
+        }
         try {
           return await work();
         } finally {
