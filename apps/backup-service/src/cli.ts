@@ -8,6 +8,8 @@ import { Command } from 'commander';
 import { embeddedDefaultConfig, loadConfigFile, type ServiceConfig } from './config/load-config.js';
 import { ClientError, EXIT_UNFOLLOWABLE, printStatus, waitFor, type ClientOptions } from './client/status-client.js';
 import { createLogger } from './logger.js';
+import { openDatabase } from './db/connect.js';
+import { Store } from './db/store.js';
 import { loadBackends } from './plugins/plugin-loader.js';
 import { startService } from './service.js';
 
@@ -71,7 +73,47 @@ async function check(options: { config?: string; embeddedDefault?: boolean }): P
       process.stdout.write(`FAILED  ${label} after ${Math.round(performance.now() - started)} ms: ${describeError(error)}\n`);
     }
   }
+  if (config.databaseUrl.startsWith('postgres')) failed += await checkSharedDatabase(config);
   return failed === 0 ? 0 : 1;
+}
+
+/**
+ * With a shared PostgreSQL: connect (bringing the schema up to date, as serve would) and print every host's backup
+ * services with their state, so a deployer sees the hosts this one will share work with. The URL's password is
+ * never printed.
+ */
+async function checkSharedDatabase(config: ServiceConfig): Promise<number> {
+  const shown = redactPassword(config.databaseUrl);
+  const started = performance.now();
+  try {
+    const database = await runWithTimeout(`connecting to ${shown}`, config.initializationTimeoutMs, () => openDatabase(config.databaseUrl));
+    try {
+      const store = new Store(database.db, database.kind);
+      const services = await store.listServices({ binary: 'cinder-backup' });
+      const threshold = new Date(Date.now() - config.serviceDownTimeMs).toISOString();
+      const states = services.map((service) => {
+        const up = service.disabled === 0 && service.backend_state === 'up' && (service.updated_at ?? '') >= threshold;
+        return `${service.host} ${up ? 'up' : 'down'}${service.disabled ? ' (disabled)' : ''}`;
+      });
+      process.stdout.write(`ok      database ${shown} in ${Math.round(performance.now() - started)} ms: ${services.length} backup service(s)${states.length ? `: ${states.join(', ')}` : ''}\n`);
+      return 0;
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    process.stdout.write(`FAILED  database ${shown} after ${Math.round(performance.now() - started)} ms: ${describeError(error)}\n`);
+    return 1;
+  }
+}
+
+function redactPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
 }
 
 const program = new Command('stowage').description('Stowage backup service (OpenStack Cinder backup API)');

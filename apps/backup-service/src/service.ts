@@ -1,4 +1,5 @@
 /** Composes the service: plugins, database, notifier, manager, placement, operations and API; and stops it cleanly. */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, DRIVER_CONTRACT_V1, Notifier, describeError } from '@stowage/core';
 import type { FastifyInstance } from 'fastify';
@@ -24,8 +25,12 @@ import { loadBackends, type LoadedBackend } from './plugins/plugin-loader.js';
 import { BackgroundWork } from './operations/background-work.js';
 import { placeUnplacedCreates } from './operations/backup-create.js';
 import type { OperationDeps } from './operations/context.js';
+import { HostWork } from './operations/host-work.js';
 import { recoveryHooks, sweepTransientVolumes } from './operations/recovery.js';
-import { Placement } from './placement/placement.js';
+import { Placement, type HostReach } from './placement/placement.js';
+
+/** The shared database's polling fallback for wake-ups: at most this long between claims of queued work. */
+const MAX_WORK_POLL_MS = 5000;
 
 export interface RunningService {
   /** `http://host:port` the API listens on. */
@@ -57,7 +62,7 @@ export async function startService(config: ServiceConfig, logger: Logger, option
     logger.info({ backend: backend.config.name, driver: backend.config.driver, version: backend.plugin.version, from: backend.resolvedFrom }, 'driver plugin loaded');
   }
   const database: OpenedDatabase = await openDatabase(config.databaseUrl);
-  const store = new Store(database.db);
+  const store = new Store(database.db, database.kind);
   const metrics = new ServiceMetrics({
     serviceVersion: serviceVersion(),
     driverContract: DRIVER_CONTRACT_V1,
@@ -81,7 +86,20 @@ export async function startService(config: ServiceConfig, logger: Logger, option
       }),
     load: () => manager.load,
   });
-  const placement = new Placement({ store, serviceDownTimeMs: config.serviceDownTimeMs, reach: manager, pickHost: options.pickHost });
+  // Several hosts on one PostgreSQL: work reaches any up host through the database; on SQLite it runs here.
+  const work = store.shared
+    ? new HostWork({
+        workerId: `${config.host}:${randomUUID()}`,
+        databaseUrl: config.databaseUrl,
+        logger,
+        pollIntervalMs: Math.min(config.periodicIntervalMs, MAX_WORK_POLL_MS),
+        takeoverIntervalMs: config.periodicIntervalMs,
+      })
+    : undefined;
+  const reach: HostReach = work
+    ? { serves: (host) => (manager.isLocal(host) ? manager.serves(host) : true), isLocal: (host) => manager.isLocal(host) }
+    : manager;
+  const placement = new Placement({ store, serviceDownTimeMs: config.serviceDownTimeMs, reach, pickHost: options.pickHost });
   const quotas = new Quotas(store, {
     backups: config.quotaBackups,
     backupGigabytes: config.quotaBackupGigabytes,
@@ -89,7 +107,7 @@ export async function startService(config: ServiceConfig, logger: Logger, option
     gigabytes: config.quotaGigabytes,
   });
   const background = new BackgroundWork(logger);
-  const operations: OperationDeps = { config, store, manager, placement, quotas, notifier, logger, background };
+  const operations: OperationDeps = { config, store, manager, placement, quotas, notifier, logger, background, work };
   const authenticator = await createAuthenticator(config, logger);
   const app = buildApi({ config, logger, authenticator, operations, metrics });
 
@@ -97,10 +115,11 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   await sweepTransientVolumes(operations);
   // The API listens while backends initialise: errors backups stay deletable even when every backend is down.
   const address = await app.listen({ host: config.listenHost, port: config.listenPort });
-  logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name) }, 'stowage backup service listening');
+  logger.info({ url: address, database: database.kind, backends: backends.map((b) => b.config.name), worker: work?.workerId }, 'stowage backup service listening');
   const metricsServer = config.metricsListen ? await startMetricsServer(metrics, config.metricsListen) : undefined;
   if (metricsServer) logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
 
+  if (work) await work.start(operations);
   const initialized = manager.start(recoveryHooks(operations)).then(() => placeUnplacedCreates(operations));
   initialized.catch((error: unknown) => logger.error({ err: describeError(error) }, 'backend initialisation failed'));
 
@@ -111,6 +130,8 @@ export async function startService(config: ServiceConfig, logger: Logger, option
       await app.close();
       await metricsServer?.app.close();
       await initialized.catch(() => undefined);
+      // No more claims or takeovers: what is still queued for this host waits for its next start (or a takeover).
+      await work?.stop();
       const { finished, aborted } = await manager.stop(config.shutdownGraceMs);
       // Placement loops and volume files still in flight end now (no host accepts work any more).
       await background.settled();

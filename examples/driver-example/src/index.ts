@@ -2,8 +2,9 @@
  * stowage-driver-example: an out-of-tree driver for the `stowage.driver/v1` contract, published nowhere.
  * It keeps each object as a file under `root/<container>/<key>`. Besides being a template for third-party
  * drivers it lets tests misbehave on purpose: `setup_delay_ms` slows `doSetup`, `hang_setup` makes it never
- * finish (to exercise `backup_initialization_timeout`), and `fail_setup_while_exists` fails setup while a
- * marker file exists (storage "down" that a test can bring back).
+ * finish (to exercise `backup_initialization_timeout`), `fail_setup_while_exists` fails setup while a
+ * marker file exists (storage "down" that a test can bring back), and `object_delay_ms` makes every object put,
+ * get and delete take that long (an operation a test can interrupt half way).
  */
 import { createReadStream } from 'node:fs';
 import { access, mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
@@ -32,6 +33,7 @@ export interface ExampleOptions {
   readonly setup_delay_ms: number;
   readonly hang_setup: boolean;
   readonly fail_setup_while_exists: string | undefined;
+  readonly object_delay_ms: number;
 }
 
 /** A hand-written Standard Schema validator: third-party drivers need no validation library. */
@@ -43,7 +45,7 @@ const optionsSchema: OptionsSchema<ExampleOptions> = {
       const issues: StandardIssue[] = [];
       const input = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
       if (typeof value !== 'object' || value === null) issues.push({ message: 'options must be a mapping', path: [] });
-      const known = new Set(['root', 'container', 'setup_delay_ms', 'hang_setup', 'fail_setup_while_exists']);
+      const known = new Set(['root', 'container', 'setup_delay_ms', 'hang_setup', 'fail_setup_while_exists', 'object_delay_ms']);
       for (const key of Object.keys(input)) {
         if (!known.has(key)) issues.push({ message: `unknown option; known options: ${[...known].join(', ')}`, path: [key] });
       }
@@ -56,6 +58,10 @@ const optionsSchema: OptionsSchema<ExampleOptions> = {
       const delay = input.setup_delay_ms ?? 0;
       if (typeof delay !== 'number' || !Number.isSafeInteger(delay) || delay < 0) {
         issues.push({ message: 'must be an integer >= 0 (milliseconds)', path: ['setup_delay_ms'] });
+      }
+      const objectDelay = input.object_delay_ms ?? 0;
+      if (typeof objectDelay !== 'number' || !Number.isSafeInteger(objectDelay) || objectDelay < 0) {
+        issues.push({ message: 'must be an integer >= 0 (milliseconds)', path: ['object_delay_ms'] });
       }
       if (input.hang_setup !== undefined && typeof input.hang_setup !== 'boolean') {
         issues.push({ message: 'must be true or false', path: ['hang_setup'] });
@@ -72,6 +78,7 @@ const optionsSchema: OptionsSchema<ExampleOptions> = {
           setup_delay_ms: delay as number,
           hang_setup: (input.hang_setup as boolean | undefined) ?? false,
           fail_setup_while_exists: marker as string | undefined,
+          object_delay_ms: objectDelay as number,
         },
       };
     },
@@ -151,6 +158,7 @@ class ExampleFolderStore implements StorageDriver {
   }
 
   async putObject(container: string, key: string, body: PutBody, options: PutObjectOptions): Promise<void> {
+    await this.#objectDelay(options.signal);
     const target = this.#path(container, key);
     await mkdir(dirname(target), { recursive: true });
     const temporary = `${target}.part-${process.pid}`;
@@ -161,7 +169,8 @@ class ExampleFolderStore implements StorageDriver {
     await rename(temporary, target);
   }
 
-  async getObject(container: string, key: string): Promise<ObjectBody> {
+  async getObject(container: string, key: string, options?: CallOptions): Promise<ObjectBody> {
+    await this.#objectDelay(options?.signal);
     const path = this.#path(container, key);
     if (!(await exists(path))) {
       throw new NotFoundError(`backend ${this.#backend}: object ${container}/${key} not found`, {
@@ -173,7 +182,8 @@ class ExampleFolderStore implements StorageDriver {
     return createReadStream(path);
   }
 
-  async deleteObject(container: string, key: string): Promise<void> {
+  async deleteObject(container: string, key: string, options?: CallOptions): Promise<void> {
+    await this.#objectDelay(options?.signal);
     await rm(this.#path(container, key), { force: true });
   }
 
@@ -185,6 +195,10 @@ class ExampleFolderStore implements StorageDriver {
       const key = relative(root, join(entry.parentPath, entry.name)).split(sep).join('/');
       if (key.startsWith(prefix) && !key.includes('.part-')) yield key;
     }
+  }
+
+  async #objectDelay(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#options.object_delay_ms > 0) await delay(this.#options.object_delay_ms, signal);
   }
 
   #path(container: string, key: string): string {

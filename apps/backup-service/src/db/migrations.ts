@@ -114,9 +114,18 @@ const initialSchema = (kind: DatabaseKind): Migration => ({
   },
 });
 
+/** Several hosts: which process runs a backup's current operation (null: queued for its host). */
+const backupWorker: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('backups').addColumn('worker', 'varchar(255)').execute();
+    await db.schema.createIndex('backups_queue').on('backups').columns(['host', 'worker', 'status']).execute();
+  },
+};
+
 export function migrationsFor(kind: DatabaseKind): Record<string, Migration> {
   return {
     '0001_initial_schema': initialSchema(kind),
+    '0002_backup_worker': backupWorker,
   };
 }
 

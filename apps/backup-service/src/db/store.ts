@@ -2,13 +2,19 @@
  * Every query the service makes, in one place. State changes that race (two API calls, two hosts) are
  * conditional UPDATEs: the caller learns whether it won from the returned boolean.
  */
-import type { Kysely } from 'kysely';
-import type { BackupRow, BackupUpdate, Database, NewBackup, NewVolume, ServiceRow, VolumeRow } from './tables.js';
+import { sql, type Kysely } from 'kysely';
+import type { BackupRow, BackupUpdate, Database, DatabaseKind, NewBackup, NewVolume, ServiceRow, VolumeRow } from './tables.js';
 import { nowIso } from './tables.js';
 import { BACKUP_STATUSES_IN_FLIGHT, BackupStatus, VolumeStatus } from '../domain/statuses.js';
 import { volumeReleasesOf } from '../domain/volume-holds.js';
 
 export const BACKUP_BINARY = 'cinder-backup';
+
+/** The LISTEN/NOTIFY channel that wakes a host when work is queued for it (payload: the `<host>@<backend>`). */
+export const WORK_CHANNEL = 'stowage_work';
+
+/** Namespace of the service's PostgreSQL advisory locks (the first key of the two-key form). */
+const ADVISORY_LOCK_SPACE = 7301;
 
 export interface ServiceRegistration {
   readonly host: string;
@@ -40,6 +46,8 @@ export type BackupSortColumn = 'id' | 'status' | 'size' | 'availability_zone' | 
 export interface BackupExpectation {
   readonly status?: readonly string[];
   readonly host?: string | null;
+  /** The process that runs the row's operation (or null: none yet, queued). */
+  readonly worker?: string | null;
   /** The row has no live child (a parent delete and a new incremental's insert cannot both win). */
   readonly noChildren?: boolean;
 }
@@ -55,7 +63,18 @@ export interface ProjectBackupUsage {
 }
 
 export class Store {
-  constructor(readonly db: Kysely<Database>) {}
+  /** Serialises this process's cross-host locks: each holds a pooled connection while its work uses others. */
+  #lockChain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly kind: DatabaseKind = 'sqlite',
+  ) {}
+
+  /** Whether several hosts may share this database (PostgreSQL): work then reaches hosts through it. */
+  get shared(): boolean {
+    return this.kind === 'postgres';
+  }
 
   // --- services ---
 
@@ -299,6 +318,8 @@ export class Store {
     if (expected.currentStatus !== undefined) update = update.where('status', '=', expected.currentStatus);
     if (expected.host === null) update = update.where('host', 'is', null);
     else if (expected.host !== undefined) update = update.where('host', '=', expected.host);
+    if (expected.worker === null) update = update.where('worker', 'is', null);
+    else if (expected.worker !== undefined) update = update.where('worker', '=', expected.worker);
     if (expected.noChildren) {
       update = update.where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('backups as child').select('child.id').whereRef('child.parent_id', '=', 'backups.id').where('child.deleted', '=', 0))),
@@ -323,7 +344,96 @@ export class Store {
 
   /** Give a `creating` backup back to placement; only the host that holds it can. */
   async releaseCreateHost(id: string, host: string): Promise<boolean> {
-    return this.updateBackup(id, { host: null }, { status: [BackupStatus.Creating], host });
+    return this.updateBackup(id, { host: null, worker: null }, { status: [BackupStatus.Creating], host });
+  }
+
+  // --- work queued for hosts (several hosts on one PostgreSQL) ---
+
+  /**
+   * The host's claim of its queued work: backups in flight on one of `hosts` that no process runs yet get `worker`
+   * set, oldest first, and are returned. Rows another claimer holds locked are skipped (FOR UPDATE SKIP LOCKED), and
+   * the outer condition is checked again on the locked row, so each row goes to exactly one claimer.
+   */
+  async claimQueuedWork(hosts: readonly string[], worker: string, limit: number): Promise<BackupRow[]> {
+    if (hosts.length === 0) return [];
+    let queued = this.db
+      .selectFrom('backups as queued')
+      .select('queued.id')
+      .where('queued.deleted', '=', 0)
+      .where('queued.worker', 'is', null)
+      .where('queued.host', 'in', [...hosts])
+      .where('queued.status', 'in', [...BACKUP_STATUSES_IN_FLIGHT])
+      .orderBy('queued.created_at')
+      .limit(limit);
+    if (this.kind === 'postgres') queued = queued.forUpdate().skipLocked();
+    return this.db
+      .updateTable('backups')
+      .set({ worker, updated_at: nowIso() })
+      .where('id', 'in', queued)
+      .where('worker', 'is', null)
+      .where('deleted', '=', 0)
+      .where('status', 'in', [...BACKUP_STATUSES_IN_FLIGHT])
+      .returningAll()
+      .execute();
+  }
+
+  /** Backups with an operation in flight on any of `hosts` (queued or running). */
+  async backupsInFlightOn(hosts: readonly string[]): Promise<BackupRow[]> {
+    if (hosts.length === 0) return [];
+    return this.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('deleted', '=', 0)
+      .where('host', 'in', [...hosts])
+      .where('status', 'in', [...BACKUP_STATUSES_IN_FLIGHT])
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Backup services without a heartbeat within service_down_time (killed, partitioned, storage down, stopped). */
+  async downServices(serviceDownTimeMs: number): Promise<ServiceRow[]> {
+    const threshold = new Date(Date.now() - serviceDownTimeMs).toISOString();
+    return this.db
+      .selectFrom('services')
+      .selectAll()
+      .where('deleted', '=', 0)
+      .where('binary', '=', BACKUP_BINARY)
+      .where((eb) => eb.or([eb('updated_at', 'is', null), eb('updated_at', '<', threshold)]))
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Wake the process serving `host` (PostgreSQL NOTIFY; a no-op on SQLite, where work stays in one process). */
+  async notifyWork(host: string): Promise<void> {
+    if (this.kind !== 'postgres') return;
+    await sql`select pg_notify(${WORK_CHANNEL}, ${host})`.execute(this.db);
+  }
+
+  /**
+   * Run `work` while holding a lock named `key` that every host sharing the database respects (a PostgreSQL
+   * session advisory lock, released when `work` settles or the connection dies). On SQLite (one process) it only
+   * runs `work`. One lock at a time per process, so holders never take every pooled connection from their work.
+   */
+  async withCrossHostLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    if (this.kind !== 'postgres') return work();
+    const run = this.#lockChain.catch(() => undefined).then(() =>
+      this.db.connection().execute(async (connection) => {
+        // Never wait forever: a holder that hangs makes this fail after lock_timeout instead.
+        await sql`set lock_timeout = '30s'`.execute(connection);
+        try {
+          await sql`select pg_advisory_lock(${ADVISORY_LOCK_SPACE}, hashtext(${key}))`.execute(connection);
+        } finally {
+          await sql`reset lock_timeout`.execute(connection);
+        }
+        try {
+          return await work();
+        } finally {
+          await sql`select pg_advisory_unlock(${ADVISORY_LOCK_SPACE}, hashtext(${key}))`.execute(connection);
+        }
+      }),
+    );
+    this.#lockChain = run.catch(() => undefined);
+    return run;
   }
 
   async softDeleteBackup(id: string): Promise<boolean> {

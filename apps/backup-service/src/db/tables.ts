@@ -85,6 +85,11 @@ export interface BackupsTable {
   encryption_key_id: string | null;
   /** JSON list of `{host, reason}` the scheduler tried for the current create. */
   scheduling_attempts: string;
+  /**
+   * The process (`<host>:<boot id>`) that runs the row's current operation; null while the operation waits for
+   * its host (queued). Set by the host's claim, so a restart knows started work (reset it) from queued work (run it).
+   */
+  worker: string | null;
   created_at: string;
   updated_at: string | null;
   deleted: number;

@@ -20,6 +20,8 @@ export interface NewBackupFields {
   readonly serviceMetadata?: string | null;
   readonly objectCount?: number;
   readonly dataTimestamp?: string | null;
+  /** The process that runs the row's first operation at once (an import verified where it was accepted). */
+  readonly worker?: string | null;
 }
 
 /** A `creating` backup that no backend holds data of yet (`service` stays empty until one does). */
@@ -51,6 +53,7 @@ export function newBackupRow(fields: NewBackupFields): BackupRow {
     restore_volume_id: null,
     metadata: JSON.stringify(fields.metadata),
     encryption_key_id: null,
+    worker: fields.worker ?? null,
     scheduling_attempts: '[]',
     created_at: now,
     updated_at: null,

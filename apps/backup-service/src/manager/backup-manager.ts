@@ -242,6 +242,16 @@ export class BackupManager {
     return this.#accepting && (this.backends.get(serviceHost)?.lifecycle.isWorking() ?? false);
   }
 
+  /** Whether `serviceHost` is one of this process's backends (placement's `HostReach`). */
+  isLocal(serviceHost: string): boolean {
+    return this.backends.has(serviceHost);
+  }
+
+  /** This process's backends that can take work now. */
+  workingHosts(): string[] {
+    return [...this.backends.keys()].filter((host) => this.serves(host));
+  }
+
   get accepting(): boolean {
     return this.#accepting;
   }

@@ -91,9 +91,8 @@ export async function createBackup(deps: OperationDeps, caller: Caller, request:
 export async function placeUnplacedCreates(deps: OperationDeps): Promise<void> {
   const { store } = deps;
   for (const backup of await store.unscheduledCreates()) {
-    const volume = await store.getVolume(backup.volume_id);
-    const parent = backup.parent_id ? await store.getBackup(backup.parent_id) : undefined;
-    deps.background.run('backup create', () => placeAndRunCreate(deps, { backup, volume, parent }));
+    const create = await unplacedCreateOf(deps, backup);
+    deps.background.run('backup create', () => placeAndRunCreate(deps, create));
   }
 }
 
@@ -104,32 +103,36 @@ export interface UnplacedCreate {
   readonly parent: BackupRow | undefined;
 }
 
-/** Place a `creating` backup and run it, trying other hosts while storage is unreachable. Never throws. */
-export async function placeAndRunCreate(deps: OperationDeps, create: UnplacedCreate): Promise<void> {
-  const { store, placement, manager, logger } = deps;
+/**
+ * Place a `creating` backup and run it, trying other hosts while storage is unreachable. Never throws. `tried`: the
+ * hosts an earlier attempt (on another host of a shared database) already tried. With several hosts on one
+ * PostgreSQL the claimed row is queued for its host, which runs it (`runQueuedCreate`) and goes on placing from there.
+ */
+export async function placeAndRunCreate(deps: OperationDeps, create: UnplacedCreate, tried: readonly SchedulingAttempt[] = []): Promise<void> {
+  const { store, placement, logger } = deps;
   const { backup, volume, parent } = create;
   const backupId = backup.id;
   try {
     const availabilityZone = backup.availability_zone ?? volume?.availability_zone;
     const backendName = parent?.backend_name ?? undefined;
-    const parentLocation = parent?.container && parent.service_metadata ? { container: parent.container, prefix: parent.service_metadata } : undefined;
-
-    const tried: SchedulingAttempt[] = [];
+    let attempts: readonly SchedulingAttempt[] = tried;
     for (;;) {
-      await store.updateBackup(backupId, { scheduling_attempts: JSON.stringify(tried) }, { status: [BackupStatus.Creating] });
-      const placed = await placement.placeCreate({ availabilityZone, backendName, exclude: tried.map((attempt) => attempt.host) });
+      await store.updateBackup(backupId, { scheduling_attempts: JSON.stringify(attempts) }, { status: [BackupStatus.Creating] });
+      const placed = await placement.placeCreate({ availabilityZone, backendName, exclude: attempts.map((attempt) => attempt.host) });
       if (!placed) {
-        await failUnplaced(deps, backupId, backup.volume_id, noCandidateReason(tried, availabilityZone, backendName));
+        await failUnplaced(deps, backupId, backup.volume_id, noCandidateReason(attempts, availabilityZone, backendName), { unplacedOnly: true });
         return;
       }
       // The claim: only one placer wins a backup that has no host yet (a delete may also have taken it).
       if (!(await store.claimCreateHost(backupId, placed.host))) return;
-      logger.info({ backup: backupId, host: placed.host, tried }, 'backup scheduled');
-      const outcome = await manager.createBackup(placed.host, backupId, createSteps(deps, backup, parentLocation, placed.host));
-      if (outcome.kind !== 'storage-unreachable') return;
-      // Released only if still ours: a delete or reset meanwhile ends the create here.
-      if (!(await store.releaseCreateHost(backupId, placed.host))) return;
-      tried.push({ host: placed.host, reason: outcome.reason });
+      logger.info({ backup: backupId, host: placed.host, tried: attempts }, 'backup scheduled');
+      if (deps.work) {
+        await deps.work.dispatch(placed.host);
+        return;
+      }
+      const next = await runCreateOn(deps, create, placed.host, attempts);
+      if (!next) return;
+      attempts = next;
     }
   } catch (error) {
     logger.error({ backup: backupId, err: describeError(error) }, 'scheduling the backup failed');
@@ -137,16 +140,64 @@ export async function placeAndRunCreate(deps: OperationDeps, create: UnplacedCre
   }
 }
 
+/**
+ * A create queued for one of this process's hosts and claimed by it (shared database): run it, and when the host's
+ * storage turns out unreachable, place it again among the hosts not tried yet. Never throws.
+ */
+export async function runQueuedCreate(deps: OperationDeps, backup: BackupRow): Promise<void> {
+  try {
+    const create = await unplacedCreateOf(deps, backup);
+    const next = await runCreateOn(deps, create, backup.host!, parseAttempts(backup.scheduling_attempts));
+    if (next) await placeAndRunCreate(deps, create, next);
+  } catch (error) {
+    deps.logger.error({ backup: backup.id, err: describeError(error) }, 'running a queued backup failed');
+    await failUnplaced(deps, backup.id, undefined, `scheduling failed: ${describeError(error)}`).catch(() => undefined);
+  }
+}
+
+/** What placement needs to know about a `creating` row read back from the database. */
+export async function unplacedCreateOf(deps: OperationDeps, backup: BackupRow): Promise<UnplacedCreate> {
+  const volume = await deps.store.getVolume(backup.volume_id);
+  const parent = backup.parent_id ? await deps.store.getBackup(backup.parent_id) : undefined;
+  return { backup, volume, parent };
+}
+
+/** The hosts a create already tried, as `scheduling_attempts` records them. */
+export function parseAttempts(text: string): SchedulingAttempt[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed.filter((entry): entry is SchedulingAttempt => typeof entry?.host === 'string' && typeof entry?.reason === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Run a create on `host` (its claimed host) in this process. Returns the attempts to place it again with when the
+ * host's storage was unreachable (the backup released), else undefined (done, failed or moved on).
+ */
+async function runCreateOn(deps: OperationDeps, create: UnplacedCreate, host: string, tried: readonly SchedulingAttempt[]): Promise<SchedulingAttempt[] | undefined> {
+  const { store, manager } = deps;
+  const { backup, parent } = create;
+  const parentLocation = parent?.container && parent.service_metadata ? { container: parent.container, prefix: parent.service_metadata } : undefined;
+  const outcome = await manager.createBackup(host, backup.id, createSteps(deps, backup, parentLocation, host));
+  if (outcome.kind !== 'storage-unreachable') return undefined;
+  // Released only if still ours: a delete or reset meanwhile ends the create here.
+  if (!(await store.releaseCreateHost(backup.id, host))) return undefined;
+  return [...tried, { host, reason: outcome.reason }];
+}
+
 /** The create's transitions while it runs on `host`. */
 function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLocation | undefined, host: string): CreateSteps {
   const { store, notifier, logger } = deps;
   const backupId = accepted.id;
   let volume: VolumeRow | undefined;
+  // Every transition requires the row still on `host`: a host that took over from this one (it looked dead) wins.
   const failed = async (reason: string, error?: unknown) => {
     const backup = await store.getBackup(backupId);
-    if (!backup) return;
+    if (!backup || backup.host !== host) return;
     await store.restoreVolumeAfterBackup(backup.volume_id);
-    await store.updateBackup(backupId, { status: BackupStatus.Error, fail_reason: reason }, { status: [BackupStatus.Creating] });
+    await store.updateBackup(backupId, { status: BackupStatus.Error, fail_reason: reason }, { status: [BackupStatus.Creating], host });
     logger.error({ backup: backupId, reason, err: error === undefined ? undefined : describeError(error) }, 'backup failed');
   };
   return {
@@ -173,7 +224,7 @@ function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLoc
           service_metadata: location.prefix,
           availability_zone: accepted.availability_zone ?? location.availabilityZone,
         },
-        { status: [BackupStatus.Creating] },
+        { status: [BackupStatus.Creating], host },
       );
       return { path: volume.path, sizeGiB: volume.size, metadata: parseJsonObject(volume.metadata) };
     },
@@ -187,7 +238,7 @@ function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLoc
       const done = await store.updateBackup(
         backupId,
         { status: BackupStatus.Available, size: volume!.size, object_count: result.objectCount, fail_reason: null },
-        { status: [BackupStatus.Creating] },
+        { status: [BackupStatus.Creating], host },
       );
       await store.restoreVolumeAfterBackup(accepted.volume_id);
       if (!done) return; // deleted or reset meanwhile: Cinder leaves such a backup as it is
@@ -199,11 +250,20 @@ function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLoc
   };
 }
 
-async function failUnplaced(deps: OperationDeps, backupId: string, volumeId: string | undefined, reason: string): Promise<void> {
+async function failUnplaced(
+  deps: OperationDeps,
+  backupId: string,
+  volumeId: string | undefined,
+  reason: string,
+  options: { readonly unplacedOnly?: boolean } = {},
+): Promise<void> {
   const { store, logger } = deps;
-  if (volumeId) await store.restoreVolumeAfterBackup(volumeId);
+  // `unplacedOnly`: a placer that lost the race for the row (another host placed it meanwhile) must not fail it.
+  if (volumeId && !options.unplacedOnly) await store.restoreVolumeAfterBackup(volumeId);
+  const expected = options.unplacedOnly ? { status: [BackupStatus.Creating], host: null } : { status: [BackupStatus.Creating] };
   // host and service stay empty: the backup never reached a backend, so the API can delete it on its own.
-  await store.updateBackup(backupId, { status: BackupStatus.Error, fail_reason: reason, host: null, service: null }, { status: [BackupStatus.Creating] });
+  if (!(await store.updateBackup(backupId, { status: BackupStatus.Error, fail_reason: reason, host: null, service: null }, expected))) return;
+  if (volumeId && options.unplacedOnly) await store.restoreVolumeAfterBackup(volumeId);
   logger.warn({ backup: backupId, reason }, 'backup could not be scheduled');
 }
 

@@ -54,10 +54,11 @@ export async function deleteBackup(deps: OperationDeps, caller: Caller, backupId
 
   const placed = await placement.placeDelete(backup);
   if (!placed) throw new NotFound('Service cinder-backup could not be found.');
-  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting, host: placed.host }, { status: expected, noChildren: true }))) {
+  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Deleting, host: placed.host, worker: null }, { status: expected, noChildren: true }))) {
     throw await refused('Invalid backup: Backup status must be available or error');
   }
-  if (options.force) {
+  // Several hosts: the delete is queued for placed.host, whose claim stops a create of it running there first.
+  if (options.force && !deps.work) {
     // The create must be gone (its partial data removed) before its objects are listed for deletion.
     deps.background.run('force delete', async () => {
       await manager.abortCreate(backup.id);
@@ -68,9 +69,22 @@ export async function deleteBackup(deps: OperationDeps, caller: Caller, backupId
   }
 }
 
-/** Start deleting a `deleting` backup's data on `host`; returns at once. */
+/**
+ * Start deleting a `deleting` backup's data on `host`; returns at once. On a shared database the row is queued for
+ * `host` (no worker) and this wakes it; otherwise it runs in this process.
+ */
 export function runDelete(deps: OperationDeps, host: string, backupId: string): void {
+  if (deps.work) {
+    void deps.work.dispatch(host);
+    return;
+  }
   void deps.manager.deleteBackup(host, backupId, deleteSteps(deps, backupId));
+}
+
+/** A delete queued for one of this process's hosts and claimed by it: stop a create of it running here, then delete. */
+export async function runQueuedDelete(deps: OperationDeps, backup: BackupRow): Promise<void> {
+  await deps.manager.abortCreate(backup.id);
+  await deps.manager.deleteBackup(backup.host!, backup.id, deleteSteps(deps, backup.id));
 }
 
 function deleteSteps(deps: OperationDeps, backupId: string): DeleteSteps {

@@ -111,6 +111,8 @@ export async function importBackupRecord(deps: OperationDeps, caller: Caller, re
     serviceMetadata: record.service_metadata,
     objectCount: record.object_count ?? 0,
     dataTimestamp: record.data_timestamp ?? null,
+    // Verified here at once (placement picked a local backend): no other host's claim takes it.
+    worker: deps.work?.workerId ?? null,
   });
   await quotas.reserveBackup(caller.projectId, record.size, async () => {
     // A soft-deleted row of the same id is revived, as Cinder does.

@@ -52,7 +52,7 @@ export async function restoreBackup(deps: OperationDeps, caller: Caller, backupI
     await store.softDeleteVolume(volume.id);
   };
 
-  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Restoring, restore_volume_id: volume.id, host: placed.host }, { status: [BackupStatus.Available] }))) {
+  if (!(await store.updateBackup(backup.id, { status: BackupStatus.Restoring, restore_volume_id: volume.id, host: placed.host, worker: null }, { status: [BackupStatus.Available] }))) {
     await discardNewVolume();
     throw new InvalidState('Invalid backup: Backup status must be available');
   }
@@ -72,9 +72,22 @@ export async function placeRestore(deps: OperationDeps, backup: BackupRow): Prom
   return placed;
 }
 
-/** Start the restore on `host` (the backup is `restoring` into `volumeId`); returns at once. */
+/**
+ * Start the restore on `host` (the backup is `restoring` into `volumeId`); returns at once. On a shared database
+ * the row is queued for `host` and this wakes it; otherwise it runs in this process.
+ */
 export function runRestore(deps: OperationDeps, host: string, backupId: string, volumeId: string): void {
+  if (deps.work) {
+    void deps.work.dispatch(host);
+    return;
+  }
   void deps.manager.restoreBackup(host, backupId, restoreSteps(deps, backupId, volumeId));
+}
+
+/** A restore queued for one of this process's hosts and claimed by it. */
+export async function runQueuedRestore(deps: OperationDeps, backup: BackupRow): Promise<void> {
+  if (!backup.restore_volume_id) return;
+  await deps.manager.restoreBackup(backup.host!, backup.id, restoreSteps(deps, backup.id, backup.restore_volume_id));
 }
 
 /** Cinder's restore into a new volume: named `restore_backup_<id>` unless named, sized as the backup. */

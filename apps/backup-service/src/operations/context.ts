@@ -8,6 +8,17 @@ import type { Placement } from '../placement/placement.js';
 import type { Quotas } from '../quota/quotas.js';
 import type { BackgroundWork } from './background-work.js';
 
+/**
+ * How work reaches the host placement chose when several hosts share one PostgreSQL (absent on SQLite, where the
+ * operation runs it in this process): the row is already queued for `host` (host set, no worker), and this wakes it.
+ */
+export interface WorkDispatch {
+  /** This process's id in `backups.worker` (`<host>:<boot id>`). */
+  readonly workerId: string;
+  /** Wake the process serving `host` (this one's claim loop, or a NOTIFY); never throws, polling is the fallback. */
+  dispatch(host: string): Promise<void>;
+}
+
 export interface OperationDeps {
   readonly config: ServiceConfig;
   readonly store: Store;
@@ -17,6 +28,8 @@ export interface OperationDeps {
   readonly notifier: Notifier;
   readonly logger: Logger;
   readonly background: BackgroundWork;
+  /** Several hosts on one PostgreSQL: work is queued in the database for its host; undefined on SQLite. */
+  readonly work?: WorkDispatch | undefined;
 }
 
 /** The caller of an operation, as the API authenticated it. */

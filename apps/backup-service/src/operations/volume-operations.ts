@@ -113,7 +113,7 @@ async function makeVolume(deps: OperationDeps, volume: VolumeRow, source: Awaite
       // The backup goes `restoring` and the volume stays `creating` until the restore ends (Cinder's flow).
       const started = await store.updateBackup(
         source.backup.id,
-        { status: BackupStatus.Restoring, restore_volume_id: volume.id, host: source.placed.host },
+        { status: BackupStatus.Restoring, restore_volume_id: volume.id, host: source.placed.host, worker: null },
         { status: [BackupStatus.Available] },
       );
       if (started) return runRestore(deps, source.placed.host, source.backup.id, volume.id);

@@ -15,11 +15,13 @@ import type { BackupRow, ServiceRow } from '../db/tables.js';
 import { BackupStatus } from '../domain/statuses.js';
 
 /**
- * Which up hosts work can be handed to from here. Today work runs in this process, so only its own working
- * backends qualify; once work reaches hosts through the database, every up host will.
+ * Which up hosts work can be handed to from here. On SQLite work runs in this process, so only its own working
+ * backends qualify; on a shared PostgreSQL work reaches hosts through the database, so every up host does.
  */
 export interface HostReach {
   serves(host: string): boolean;
+  /** Whether `host` is one of this process's backends (an import is verified where it is accepted). */
+  isLocal(host: string): boolean;
 }
 
 /** A host placement chose, with what the operation needs to know about it. */
@@ -53,6 +55,7 @@ interface Filter {
   readonly driverName?: string | undefined;
   readonly exclude?: readonly string[] | undefined;
   readonly onlyHost?: string | undefined;
+  readonly localOnly?: boolean | undefined;
 }
 
 export class Placement {
@@ -86,8 +89,28 @@ export class Placement {
 
   /** Where an imported record is verified: the backend the record names, else any backend of the same driver. */
   async placeImport(request: { readonly backendName: string | null; readonly driverName: string }): Promise<PlacedHost | undefined> {
-    const named = request.backendName ? await this.#place({ backendName: request.backendName, driverName: request.driverName }) : undefined;
-    return named ?? (await this.#place({ driverName: request.driverName }));
+    const named = request.backendName ? await this.#place({ backendName: request.backendName, driverName: request.driverName, localOnly: true }) : undefined;
+    return named ?? (await this.#place({ driverName: request.driverName, localOnly: true }));
+  }
+
+  /**
+   * Hosts whose in-flight operations this process may take over: down (no heartbeat within service_down_time),
+   * not this process's own, and of a backend name one of `takers` (this process's working backends) has. The
+   * takeover itself is claimed per backup by the caller, so two live hosts never both take one.
+   */
+  async deadHostsFor(takers: readonly string[]): Promise<Map<string, string>> {
+    const { store, serviceDownTimeMs, reach } = this.#options;
+    const takerByName = new Map(takers.map((host) => [backendNameOf(host), host]));
+    const dead = new Map<string, string>();
+    // A host that reported its own backend down is alive and settles its own work (queued creates are placed
+    // again, running ones fail); it counts as dead only once silent for three times service_down_time.
+    const silentLong = new Date(Date.now() - 3 * serviceDownTimeMs).toISOString();
+    for (const service of await store.downServices(serviceDownTimeMs)) {
+      const taker = takerByName.get(backendNameOf(service.host));
+      const selfReportedDown = service.backend_state === 'down' && service.updated_at !== null && service.updated_at >= silentLong;
+      if (taker !== undefined && !reach.isLocal(service.host) && !selfReportedDown) dead.set(service.host, taker);
+    }
+    return dead;
   }
 
   async #place(filter: Filter): Promise<PlacedHost | undefined> {
@@ -115,6 +138,7 @@ export class Placement {
         !excluded.has(service.host) &&
         (filter.onlyHost === undefined || service.host === filter.onlyHost) &&
         (filter.driverName === undefined || service.driver_name === filter.driverName) &&
+        (!filter.localOnly || reach.isLocal(service.host)) &&
         reach.serves(service.host),
     );
   }

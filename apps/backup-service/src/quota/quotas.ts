@@ -5,7 +5,8 @@
  *
  * Usage is what the project's live backup rows hold, so a delete (or a failed request that never inserted
  * its row) releases it with no bookkeeping to drift. Check-and-insert runs under a per-project lock, so two
- * concurrent creates cannot both take the last unit in this process.
+ * concurrent creates cannot both take the last unit: in this process a promise chain, and across the hosts sharing
+ * one PostgreSQL an advisory lock of the project held from the check until the row is in (`Store.withCrossHostLock`).
  */
 import type { Store } from '../db/store.js';
 import { QuotaExceeded } from '../domain/errors.js';
@@ -71,7 +72,7 @@ export class Quotas {
 
   async #withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.#locks.get(key) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(work);
+    const current = previous.catch(() => undefined).then(() => this.#store.withCrossHostLock(`quota:${key}`, work));
     const settled = current.catch(() => undefined);
     this.#locks.set(key, settled);
     try {
