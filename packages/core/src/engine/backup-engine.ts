@@ -185,9 +185,11 @@ export class BackupEngine {
     let bytesDone = 0;
 
     // Buffers are recycled, so memory stays flat: a chunk buffer per in-flight task plus the one being read, and
-    // as many output buffers. Each is a SharedArrayBuffer: a codec worker works on it in place, nothing is copied.
+    // as many output and upload buffers. Chunk and output buffers are shared with the codec workers (worked on in
+    // place); the stored bytes are copied once into an upload buffer, the one copy a driver's fetch requires.
     const chunkBuffers = new BufferPool(this.chunkSize);
     const outputBuffers = new BufferPool(this.chunkSize);
+    const uploadBuffers = new BufferPool(this.chunkSize, 'plain');
     const zeroRunLists: BlockRun[][] = [];
     const holeRuns: BlockRun[] = [];
     const window = new TaskWindow(this.concurrency);
@@ -239,24 +241,26 @@ export class BackupEngine {
             hashStored: this.driver.capabilities.verifiesPutChecksum,
           });
           const { result, stored } = encoded;
-          // Compressed bytes live in the output buffer: the chunk buffer can take the next read while they upload.
-          if (result.storedIn === 'output') chunkBuffers.give(encoded.chunk);
-          else outputBuffers.give(encoded.output);
+          // The stored bytes move to a plain upload buffer (drivers may hand them to fetch, which refuses shared
+          // memory); both shared buffers are free for the next chunk while they upload.
+          const upload = result.runs.length > 0 ? uploadBuffers.take(stored.length) : undefined;
+          upload?.set(stored);
+          chunkBuffers.give(encoded.chunk);
+          outputBuffers.give(encoded.output);
           try {
             zeroRunLists.push(result.zeroRuns);
-            if (result.runs.length > 0) {
+            if (upload !== undefined) {
               sequence += 1;
               const name = chunkObjectName(sequence);
               written = true;
-              await this.#put(container, prefix + name, stored, result.storedSha256, signal);
+              await this.#put(container, prefix + name, upload, result.storedSha256, signal);
               const { compression, rawLength, runs } = result;
-              objects.push({ name, compression, storedLength: stored.length, rawLength, sha256: result.storedSha256, runs });
+              objects.push({ name, compression, storedLength: upload.length, rawLength, sha256: result.storedSha256, runs });
               changedBytes += rawLength;
-              storedBytes += stored.length;
+              storedBytes += upload.length;
             }
           } finally {
-            if (result.storedIn === 'output') outputBuffers.give(encoded.output);
-            else chunkBuffers.give(encoded.chunk);
+            if (upload !== undefined) uploadBuffers.give(upload);
           }
           // Digests are recorded once the chunk is stored: a segment is written only when all its chunks are.
           await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, result.digests));

@@ -15,27 +15,34 @@ export async function readBodyInto(body: AsyncIterable<Uint8Array>, target: Buff
 }
 
 /**
- * Reusable buffers of one size, each a SharedArrayBuffer: a worker thread reads and writes it in place, and only
- * a view crosses between threads. (Transferred ArrayBuffers would cost a new backing-store registration at every
- * crossing: V8 counts each as fresh external memory and runs a major GC every few chunks, which in the service's
- * large heap was a third of a backup's CPU.) `take(length)` hands out a view of `length` bytes; `give` returns
- * it. The pool holds at most what was in use at once, which the engine's task window bounds.
+ * Reusable buffers of one size. `shared` ones (the default) are SharedArrayBuffers: a codec worker reads and
+ * writes them in place, and only a view crosses between threads. (Transferred ArrayBuffers would cost a new
+ * backing-store registration at every crossing: V8 counts each as fresh external memory and runs a major GC every
+ * few chunks, which in the service's large heap was a third of a backup's CPU.) `plain` ones are ordinary
+ * ArrayBuffers, for bytes handed to drivers: fetch and other Web APIs refuse views of shared memory.
+ * `take(length)` hands out a view of `length` bytes; `give` returns it. The pool holds at most what was in use
+ * at once, which the engine's task window bounds.
  */
 export class BufferPool {
   readonly size: number;
-  readonly #free: SharedArrayBuffer[] = [];
+  readonly #shared: boolean;
+  readonly #free: Array<ArrayBuffer | SharedArrayBuffer> = [];
 
-  constructor(size: number) {
+  constructor(size: number, kind: 'shared' | 'plain' = 'shared') {
     this.size = size;
+    this.#shared = kind === 'shared';
   }
 
   take(length: number): Buffer {
     if (length > this.size) throw new RangeError(`buffer of ${length} bytes requested from a pool of ${this.size}-byte buffers`);
-    return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.size), 0, length);
+    const memory = this.#free.pop() ?? (this.#shared ? new SharedArrayBuffer(this.size) : new ArrayBuffer(this.size));
+    return Buffer.from(memory, 0, length);
   }
 
   give(buffer: Uint8Array): void {
-    if (buffer.buffer instanceof SharedArrayBuffer && buffer.buffer.byteLength === this.size) this.#free.push(buffer.buffer);
+    const memory = buffer.buffer;
+    const mine = this.#shared ? memory instanceof SharedArrayBuffer : memory instanceof ArrayBuffer;
+    if (mine && memory.byteLength === this.size) this.#free.push(memory);
   }
 }
 
