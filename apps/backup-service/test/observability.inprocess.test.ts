@@ -186,34 +186,38 @@ describe('operators can see it', () => {
 
   it('storage stopped: the up gauge goes to 0 with the failure class, status and the page show it; back to 1 after recovery', async (context) => {
     await rename(storage, `${storage}.away`);
-    const downAt = performance.now();
-    await waitUntil('up gauge 0', async () => (await scrape()).get('stowage_backend_up{backend="posix1"}') === 0, 30_000, 50);
-    const downSeconds = (performance.now() - downAt) / 1000;
-    console.info(`observability: up gauge 0 after ${downSeconds.toFixed(2)} s (report_interval 1 s)`);
-    const down = await scrape();
-    expect(down.get('stowage_backend_last_failure{backend="posix1",reason="STORAGE_UNAVAILABLE"}') ?? down.get('stowage_backend_last_failure{backend="posix1",reason="DRIVER_SETUP"}')).toBe(1);
+    // Put the storage back on every path: a failure here must not leave the next tests without a backend.
+    try {
+      const downAt = performance.now();
+      await waitUntil('up gauge 0', async () => (await scrape()).get('stowage_backend_up{backend="posix1"}') === 0, 30_000, 50);
+      const downSeconds = (performance.now() - downAt) / 1000;
+      console.info(`observability: up gauge 0 after ${downSeconds.toFixed(2)} s (report_interval 1 s)`);
+      const down = await scrape();
+      expect(down.get('stowage_backend_last_failure{backend="posix1",reason="STORAGE_UNAVAILABLE"}') ?? down.get('stowage_backend_last_failure{backend="posix1",reason="DRIVER_SETUP"}')).toBe(1);
 
-    await waitUntil('os-services down', async () => (await call('GET', '/os-services')).body.services[0].state === 'down', 30_000, 100);
-    const status = await runCli(['status'], { env: { STOWAGE_URL: service.url } });
-    expect(status.code).toBe(1);
-    const lines = status.stdout.trim().split('\n');
-    expect(lines.filter((line) => line.startsWith('backend '))).toEqual([expect.stringMatching(/^backend +obs@posix1 +down .*backup path/)]);
-    expect(lines.filter((line) => line.startsWith('operation '))).toEqual(['operation  none running']);
+      await waitUntil('os-services down', async () => (await call('GET', '/os-services')).body.services[0].state === 'down', 30_000, 100);
+      const status = await runCli(['status'], { env: { STOWAGE_URL: service.url } });
+      expect(status.code).toBe(1);
+      const lines = status.stdout.trim().split('\n');
+      expect(lines.filter((line) => line.startsWith('backend '))).toEqual([expect.stringMatching(/^backend +obs@posix1 +down .*backup path/)]);
+      expect(lines.filter((line) => line.startsWith('operation '))).toEqual(['operation  none running']);
 
-    // A create while the only backend is down fails; `stowage wait` says so and exits 1.
-    const volume = await newVolume(1);
-    const failing = (await call('POST', '/backups', { backup: { volume_id: volume.id } })).body.backup;
-    const waited = await runCli(['wait', failing.id, '--interval', '0.2'], { env: { STOWAGE_URL: service.url }, timeoutMs: 120_000 });
-    expect(waited.code, waited.stdout).toBe(1);
-    expect(waited.stdout).toMatch(/: error: /);
+      // A create while the only backend is down fails; `stowage wait` says so and exits 1.
+      const volume = await newVolume(1);
+      const failing = (await call('POST', '/backups', { backup: { volume_id: volume.id } })).body.backup;
+      const waited = await runCli(['wait', failing.id, '--interval', '0.2'], { env: { STOWAGE_URL: service.url }, timeoutMs: 120_000 });
+      expect(waited.code, waited.stdout).toBe(1);
+      expect(waited.stdout).toMatch(/: error: /);
 
-    if (page) {
-      await waitUntil('page shows posix1 down', async () => (await backendState()) === 'down', 30_000, 200);
-      await page.screenshot({ path: join(ARTIFACTS, 'status-page-backend-down.png'), fullPage: true });
-      expect(await page.textContent('#failures')).toContain(failing.id);
+      if (page) {
+        await waitUntil('page shows posix1 down', async () => (await backendState()) === 'down', 30_000, 200);
+        // The page refreshes every 2 s: the refresh that showed the backend down may predate the failed create.
+        await waitUntil('page lists the failed backup', async () => ((await page!.textContent('#failures')) ?? '').includes(failing.id), 30_000, 200);
+        await page.screenshot({ path: join(ARTIFACTS, 'status-page-backend-down.png'), fullPage: true });
+      }
+    } finally {
+      await rename(`${storage}.away`, storage);
     }
-
-    await rename(`${storage}.away`, storage);
     await waitUntil('up gauge 1', async () => (await scrape()).get('stowage_backend_up{backend="posix1"}') === 1, 30_000, 50);
     const up = await scrape();
     expect([...up.keys()].filter((key) => key.startsWith('stowage_backend_last_failure'))).toEqual([]);
