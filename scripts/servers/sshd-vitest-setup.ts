@@ -3,24 +3,8 @@
  * sshd.sh, stopped by PID afterwards (see server-vitest-setup.ts).
  * `STOWAGE_SSHD_ENDPOINTS=<state>/endpoints.json` uses a running one. Tests read it with `inject('sshdServer')`.
  */
+import type { SshdEndpoints } from '@stowage/testkit';
 import { serverGlobalSetup } from './server-vitest-setup.js';
-
-/** What sshd.sh writes to `<state>/endpoints.json`. */
-export interface SshdEndpoints {
-  readonly state: string;
-  readonly script: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly privateKeyPath: string;
-  readonly knownHostsPath: string;
-  /** `SHA256:<base64>`, as `ssh-keygen -l -E sha256` prints it. */
-  readonly hostKeyFingerprint: string;
-  readonly hostKeyBase64: string;
-  /** The login's start folder (`ForceCommand internal-sftp -d`). */
-  readonly dataDir: string;
-  readonly pid: number;
-}
 
 export default serverGlobalSetup<SshdEndpoints>({
   key: 'sshdServer',

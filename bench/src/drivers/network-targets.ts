@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { SshdEndpoints as SshdServerEndpoints } from '@stowage/testkit';
 import { REPO_ROOT } from '../options.js';
 import type { DriverTarget } from './driver-target.js';
 import { networkTarget } from './network-target.js';
@@ -14,15 +15,11 @@ interface SwiftEndpoints {
   readonly s3: { readonly endpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
-/** What scripts/servers/sshd.sh writes (the fields the bench uses). */
-interface SshdEndpoints {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly privateKeyPath: string;
-  readonly knownHostsPath: string;
-  readonly hostKeyFingerprint: string;
-}
+/** The fields of scripts/servers/sshd.sh's endpoints the bench uses. */
+type SshdEndpoints = Pick<
+  SshdServerEndpoints,
+  'host' | 'port' | 'user' | 'privateKeyPath' | 'knownHostsPath' | 'hostKeyFingerprint'
+>;
 
 /** What scripts/servers/nfs.sh writes (the fields the bench uses). */
 interface NfsEndpoints {

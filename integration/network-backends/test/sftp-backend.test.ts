@@ -3,19 +3,8 @@
  * API, down within service_down_time when sshd stops (a backup created meanwhile fails clearly), and up again
  * through periodic initialisation when it comes back.
  */
-import { testServer } from '@stowage/testkit';
+import { testServer, type SshdEndpoints } from '@stowage/testkit';
 import { describeSingleBackendService } from './service-scenario.js';
-
-/** The fields of scripts/servers/sshd.sh's endpoints.json this test reads. */
-interface SshdEndpoints {
-  readonly state: string;
-  readonly script: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly privateKeyPath: string;
-  readonly hostKeyFingerprint: string;
-}
 
 const server = testServer<SshdEndpoints>('sshdServer', 'the SFTP test server (sshd)');
 

@@ -1,4 +1,4 @@
-import { createFromPlugin, testServer, type TestServer } from '@stowage/testkit';
+import { createFromPlugin, testServer, type SshdEndpoints, type TestServer } from '@stowage/testkit';
 import type { StorageDriver } from '@stowage/core';
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
@@ -6,20 +6,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import plugin from '../src/index.js';
 
-/** What scripts/servers/sshd.sh writes to `<state>/endpoints.json` (the same shape as in sshd-vitest-setup.ts). */
-export interface SshdEndpoints {
-  readonly state: string;
-  readonly script: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly privateKeyPath: string;
-  readonly knownHostsPath: string;
-  readonly hostKeyFingerprint: string;
-  readonly hostKeyBase64: string;
-  readonly dataDir: string;
-  readonly pid: number;
-}
 export const run = promisify(execFile);
 
 /** The sshd that `scripts/servers/sshd-vitest-setup.ts` started, provided as `sshdServer`. */

@@ -41,6 +41,7 @@ export { serverRequirement, type ServerRequirement } from './server-requirement.
 export { testServer, type ServerEndpointsBase, type TestServer, type TestServerState } from './test-server.js';
 export { runOutageDuringBackup, type OutageOutcome, type OutageScenario } from './outage-scenario.js';
 export { swiftTestServer, type SwiftEndpoints } from './servers/swift-server.js';
+export type { SshdEndpoints } from './servers/sshd-endpoints.js';
 export { measureDriverThroughput, type ThroughputOptions, type ThroughputReport } from './throughput.js';
 export { rejectionOf } from './rejection.js';
 export { ScriptedServer, drainError, type ScriptedHandler } from './scripted-server.js';
