@@ -40,6 +40,8 @@ async function sparseFile(name: string, size: number, runs: Array<[number, numbe
   await truncate(path, size);
   const handle = await open(path, 'r+');
   for (const [offset, length] of runs) await handle.write(randomBytes(length), 0, length, offset);
+  // Allocated on disk (extent blocks included), so its st_blocks compare with a restored, fsynced file's.
+  await handle.sync();
   await handle.close();
   return path;
 }
@@ -199,5 +201,45 @@ describe('sparse volumes', { timeout: 120_000 }, () => {
     const bytes = Buffer.from(JSON.stringify(forged));
     await driver.putObject('backups', at('damaged').prefix + METADATA_OBJECT, bytes, { length: bytes.length });
     await expect(restore(engine, 'damaged')).rejects.toThrow(/does not describe blocks 0-127 of backup damaged/);
+  });
+
+  it('stores the digest segment of a mostly empty stretch compressed, and refuses one that does not decompress', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem' });
+    // 1 GiB segments: the first holds 4 MiB of data (the rest repeats the zero-block digest), the second is dense.
+    const path = await sparseFile('squeezed', GiB + 64 * MiB, [[100 * MiB, 4 * MiB], [GiB, 64 * MiB]]);
+    const result = await backup(engine, path, 'squeezed');
+    const [sparse, dense] = result.metadata.digestSegments!.segments;
+    expect(sparse).toMatchObject({ index: 0, compression: 'zstd' });
+    // 32 KiB blocks: 1 MiB of digests for the first segment, 2 KiB of them for the second.
+    expect(sparse!.length).toBeLessThan(64 * 1024);
+    expect(dense!.compression).toBeUndefined();
+    await expectSameContent((await restore(engine, 'squeezed')).path, path);
+
+    // Well-formed metadata pointing at bytes that are not zstd: a clear refusal, never garbage digests.
+    const key = at('squeezed').prefix + sparse!.name;
+    const junk = randomBytes(sparse!.length);
+    await driver.putObject('backups', key, junk, { length: junk.length });
+    const forged = {
+      ...result.metadata,
+      digestSegments: { ...result.metadata.digestSegments!, segments: [{ ...sparse!, sha256: createHash('sha256').update(junk).digest('hex') }, dense] },
+    };
+    const bytes = Buffer.from(JSON.stringify(forged));
+    await driver.putObject('backups', at('squeezed').prefix + METADATA_OBJECT, bytes, { length: bytes.length });
+    await expect(restore(engine, 'squeezed')).rejects.toThrow(`digest segment backups/${key} on backend mem does not decompress`);
+  });
+
+  it('restores a block that was partly a hole without allocating its zero pages', async () => {
+    const engine = new BackupEngine({ driver: new MemoryStore(), backendName: 'mem', chunkSize: MiB });
+    // One 4 KiB page of data in the middle of every third 32 KiB block: each block is 7/8 hole.
+    const runs = Array.from({ length: 64 }, (_, i): [number, number] => [i * 3 * BLOCK + 8192, 4096]);
+    const path = await sparseFile('pages', 8 * MiB, runs);
+    const sourceAllocated = (await stat(path)).blocks * 512;
+    await backup(engine, path, 'pages');
+    const restored = await restore(engine, 'pages');
+    await expectSameContent(restored.path, path);
+    // Its data pages, plus perhaps a filesystem extent block: far less than 64 whole blocks.
+    expect(sourceAllocated).toBeLessThan(2 * 64 * 4096);
+    expect(restored.allocated).toBeLessThanOrEqual(sourceAllocated);
   });
 });

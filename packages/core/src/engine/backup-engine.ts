@@ -195,13 +195,13 @@ export class BackupEngine {
     const window = new TaskWindow(this.concurrency);
     let written = false;
     const storeSegments = async (completed: CompletedSegment[]) => {
-      for (const { index, bytes } of completed) {
+      for (const { index, bytes, compression } of completed) {
         if (bytes === null) continue;
         const name = digestSegmentName(index);
         const digest = sha256(bytes).toString('hex');
         written = true;
         await this.#put(container, prefix + name, bytes, digest, signal);
-        segments.push({ index, name, length: bytes.length, sha256: digest });
+        segments.push({ index, name, length: bytes.length, sha256: digest, ...(compression && { compression }) });
         storedBytes += bytes.length;
       }
     };
@@ -219,7 +219,9 @@ export class BackupEngine {
           const zeroRuns = parentSlice === undefined ? [[firstBlock, chunkBlocks] as BlockRun] : changedToZero(geometry, firstBlock, chunkBlocks, parentSlice);
           // Holes come in volume order: joined as they come, a 1 TiB hole is one run, not one per chunk.
           for (const [first, count] of zeroRuns) appendToRuns(holeRuns, first, count);
-          await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, null));
+          // A hole can complete a segment: it is stored beside the chunks in flight, not before the next read.
+          const completed = segmentWriter.record(firstBlock, chunkBlocks, null);
+          if (completed.some(({ bytes }) => bytes !== null)) await window.add(() => storeSegments(completed));
           bytesDone += length;
           request.onProgress?.({ bytesDone, bytesTotal: volumeSize, bytesStored: storedBytes });
           continue;

@@ -117,6 +117,26 @@ export type DecodeResult =
   | { readonly ok: true; readonly rawIn: 'stored' | 'output'; readonly spans: WriteSpan[] }
   | { readonly ok: false; readonly reason: string };
 
+/** Filesystem page size: the unit in which a file's holes are allocated. */
+const PAGE_BYTES = 4096;
+
+/**
+ * Adds `raw[start, start + length)` (at `volumeOffset`, page-aligned) to `spans`, leaving out its all-zero pages:
+ * the target is all zero already, so a skipped page stays a hole and the restored file allocates no more than the
+ * data (a block that was partly a hole in the source stays partly a hole). Data pages fail the zero check at
+ * their first byte, so this costs next to nothing on dense data. Consecutive pieces become one write.
+ */
+function addNonZeroPages(spans: WriteSpan[], raw: Buffer, start: number, length: number, volumeOffset: number): void {
+  for (let page = 0; page < length; page += PAGE_BYTES) {
+    const end = Math.min(page + PAGE_BYTES, length);
+    // A non-zero first byte settles it without a call (the usual case for data).
+    if (raw[start + page] === 0 && isAllZero(raw.subarray(start + page, start + end))) continue;
+    const last = spans[spans.length - 1];
+    if (last !== undefined && last[1] === start + page && last[2] + (last[1] - last[0]) === volumeOffset + page) last[1] = start + end;
+    else spans.push([start + page, start + end, volumeOffset + page]);
+  }
+}
+
 export function decodeChunk(job: DecodeJob): DecodeResult {
   let raw: Buffer;
   if (job.compression === 'none') raw = asBuffer(job.stored);
@@ -144,10 +164,7 @@ export function decodeChunk(job: DecodeJob): DecodeResult {
         if (sha256Of(raw.subarray(offset, offset + length)).compare(expected, at, at + DIGEST_BYTES) !== 0) {
           return { ok: false, reason: `block ${block} does not match its sha256` };
         }
-        const last = spans[spans.length - 1];
-        // Consecutive live blocks become one write.
-        if (last !== undefined && last[1] === offset && last[2] + (last[1] - last[0]) === block * job.blockSize) last[1] += length;
-        else spans.push([offset, offset + length, block * job.blockSize]);
+        addNonZeroPages(spans, raw, offset, length, block * job.blockSize);
       }
       offset += length;
     }

@@ -5,9 +5,12 @@
  */
 import { ChecksumMismatchError, InvalidBackupError } from '@stowage/driver-contract';
 import { DIGEST_BYTES, sha256, zeroDigest } from './blocks.js';
+import { compressInto, decompressInto, type CompressionSettings } from './compression.js';
 
 export const SHA256_SEGMENT_MAGIC = 'stowage.sha256-segment/v2';
 export const DEFAULT_BLOCKS_PER_SEGMENT = 32 * 1024;
+/** A segment header's JSON line is ~150 bytes (backup ids are short); more than this is not a segment. */
+const MAX_HEADER_BYTES = 4096;
 
 export function digestSegmentName(index: number): string {
   return `sha256-${String(index).padStart(6, '0')}`;
@@ -16,9 +19,16 @@ export function digestSegmentName(index: number): string {
 export interface DigestSegmentRecord {
   readonly index: number;
   readonly name: string;
+  /** Length of the stored object. */
   readonly length: number;
-  /** Hex sha256 of the whole segment object. */
+  /** Hex sha256 of the whole stored object. */
   readonly sha256: string;
+  /**
+   * How the object is compressed; absent: stored as is (every segment before this field existed). A segment of a
+   * mostly empty stretch repeats the zero-block digest and shrinks ~50x, so a sparse volume's table costs little
+   * to write, read and check; a segment of dense data is random and stays as is.
+   */
+  readonly compression?: 'zstd' | undefined;
 }
 
 export interface DigestSegmentHeader {
@@ -98,7 +108,10 @@ export class BlockGeometry {
 export interface CompletedSegment {
   readonly index: number;
   readonly bytes: Buffer | null;
+  readonly compression?: 'zstd' | undefined;
 }
+
+const SEGMENT_COMPRESSION: CompressionSettings = { algorithm: 'zstd', level: 1 };
 
 /**
  * Collects a backup's digests as chunks finish (in any order) and hands out each segment once all its blocks are
@@ -106,6 +119,9 @@ export interface CompletedSegment {
  */
 export class DigestSegmentWriter {
   readonly #open = new Map<number, { remaining: number; digests: Buffer | null }>();
+
+  /** Where segments are compressed; one per writer, reused (a segment is at most a few MiB). */
+  #scratch: Buffer | undefined;
 
   constructor(
     readonly geometry: BlockGeometry,
@@ -129,14 +145,14 @@ export class DigestSegmentWriter {
       state.remaining -= take;
       if (state.remaining === 0) {
         this.#open.delete(index);
-        completed.push({ index, bytes: state.digests && this.#serialize(index, state.digests) });
+        completed.push(state.digests === null ? { index, bytes: null } : this.#serialize(index, state.digests));
       } else this.#open.set(index, state);
       block += take;
     }
     return completed;
   }
 
-  #serialize(index: number, digests: Buffer): Buffer {
+  #serialize(index: number, digests: Buffer): CompletedSegment {
     const header: DigestSegmentHeader = {
       format: SHA256_SEGMENT_MAGIC,
       backupId: this.backupId,
@@ -145,7 +161,12 @@ export class DigestSegmentWriter {
       firstBlock: index * this.geometry.blocksPerSegment,
       blocks: digests.length / DIGEST_BYTES,
     };
-    return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), digests]);
+    const plain = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), digests]);
+    if (this.#scratch === undefined || this.#scratch.length < plain.length) this.#scratch = Buffer.allocUnsafe(plain.length);
+    const length = compressInto(plain, this.#scratch, SEGMENT_COMPRESSION);
+    // Worth it only when it saves something real (a dense segment's digests are random).
+    if (length < 0 || length > plain.length * 0.9) return { index, bytes: plain };
+    return { index, bytes: Buffer.from(this.#scratch.subarray(0, length)), compression: 'zstd' };
   }
 }
 
@@ -235,9 +256,19 @@ async function loadSegment(geometry: BlockGeometry, record: DigestSegmentRecord 
   const key = context.prefix + record.name;
   const where = `digest segment ${context.container}/${key} on backend ${context.backendName}`;
   const details = { backend: context.backendName, container: context.container, object: key };
-  const bytes = await context.fetch(key, record.length);
-  if (bytes.length !== record.length || sha256(bytes).toString('hex') !== record.sha256) {
+  const stored = await context.fetch(key, record.length);
+  if (stored.length !== record.length || sha256(stored).toString('hex') !== record.sha256) {
     throw new ChecksumMismatchError(`${where} does not match its recorded length and checksum`, details);
+  }
+  let bytes = stored;
+  if (record.compression !== undefined) {
+    // The header is a short line; room for it and the digests is all a well-formed segment needs.
+    bytes = Buffer.allocUnsafe(blocks * DIGEST_BYTES + MAX_HEADER_BYTES);
+    try {
+      bytes = bytes.subarray(0, decompressInto(stored, bytes, record.compression));
+    } catch (cause) {
+      throw new InvalidBackupError(`${where} does not decompress`, { ...details, cause });
+    }
   }
   const newline = bytes.indexOf(0x0a);
   let header: Partial<DigestSegmentHeader> | undefined;

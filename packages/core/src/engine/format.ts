@@ -136,7 +136,8 @@ function checkDigestSegments(metadata: Partial<BackupMetadata>, where: string): 
       /^sha256-\d{6,}$/.test(record.name) &&
       Number.isSafeInteger(record.length) &&
       record.length > 0 &&
-      typeof record.sha256 === 'string';
+      typeof record.sha256 === 'string' &&
+      (record.compression === undefined || record.compression === 'zstd');
     if (!ok) throw bad(`entry ${JSON.stringify(record)?.slice(0, 200)} is malformed, out of order or past the volume's ${segments} segments`);
     previous = record.index;
   }
