@@ -215,6 +215,10 @@ describe('operators can see it', () => {
         await waitUntil('page lists the failed backup', async () => ((await page!.textContent('#failures')) ?? '').includes(failing.id), 30_000, 200);
         await page.screenshot({ path: join(ARTIFACTS, 'status-page-backend-down.png'), fullPage: true });
       }
+      // Periodic setup retries while the storage is away, and each retry fails; wait for one to have failed, so the
+      // counter below does not depend on how long the steps above took (CI's were faster than a retry interval).
+      const setupFailures = 'stowage_backend_setup_failures_total{backend="posix1"}';
+      await waitUntil('a setup retry failed', async () => ((await scrape()).get(setupFailures) ?? 0) > 0, 30_000, 100);
     } finally {
       await rename(`${storage}.away`, storage);
     }
