@@ -462,6 +462,9 @@ sparse volume: ${options.sparseSizeMib} MiB file holding ${(volume.dataBytes / 1
     say('full', tool.name, results.full[tool.name]!);
   }
   await mutateSparse(volume, densePath, base, `${options.seed}:incremental`);
+  // The restores are of the incremental: compare with the changed file (the change wrote into some holes), synced,
+  // so its filesystem metadata is on disk like the restored file's.
+  const changedAllocated = await allocatedBytes(volume.path);
   for (const tool of tools) {
     results.incremental[tool.name] = entry(await measuredStep(() => tool.backup('incremental', volume.path)), true);
     say('incremental', tool.name, results.incremental[tool.name]!);
@@ -495,9 +498,15 @@ sparse volume: ${options.sparseSizeMib} MiB file holding ${(volume.dataBytes / 1
   const restored = results.restore['stowage'];
   if (restored !== undefined) {
     add('sparse restore identical (1 = yes)', '= 1', restored.sha256_ok ? 1 : 0, (value) => value === 1);
-    add('sparse restore allocated vs source allocated', '<= 1.0x', (restored.restored_allocated_mib! * 1024 ** 2) / sourceAllocated, (value) => value <= 1.0);
+    add('sparse restore allocated vs changed source allocated', '<= 1.0x', (restored.restored_allocated_mib! * 1024 ** 2) / changedAllocated, (value) => value <= 1.0);
   }
-  return { results, targets, volume: { size_mib: options.sparseSizeMib, data_mib: round(volume.dataBytes / 1024 ** 2, 1), allocated_mib: round(sourceAllocated / 1024 ** 2, 1) } };
+  const volumeSummary = {
+    size_mib: options.sparseSizeMib,
+    data_mib: round(volume.dataBytes / 1024 ** 2, 1),
+    allocated_mib: round(sourceAllocated / 1024 ** 2, 1),
+    changed_allocated_mib: round(changedAllocated / 1024 ** 2, 1),
+  };
+  return { results, targets, volume: volumeSummary };
 }
 
 /** Stowage alone on a very large sparse volume (1 TiB by default): memory must not follow the volume's size. */

@@ -17,7 +17,7 @@ export interface PrintableResults {
     readonly restore: { median_s: number; mib_s: number; peak_rss_mib: number; sha256_ok: boolean };
   };
   readonly sparse?: Record<Scenario, Record<string, { median_s: number; cpu_s: number; cpu_s_per_data_gib: number; peak_rss_mib: number; sha256_ok: boolean; restored_allocated_mib?: number }>>;
-  readonly sparse_volume?: { size_mib: number; data_mib: number; allocated_mib: number };
+  readonly sparse_volume?: { size_mib: number; data_mib: number; allocated_mib: number; changed_allocated_mib?: number };
   readonly large_sparse?: {
     readonly volume_mib: number;
     readonly data_mib: number;
@@ -130,7 +130,9 @@ export function printReport(results: PrintableResults): void {
 
   if (results.sparse !== undefined && results.sparse_volume !== undefined) {
     const { sparse, sparse_volume: volume } = results;
-    console.log(`\nsparse volume: ${volume.size_mib} MiB holding ${volume.data_mib} MiB of data, one round`);
+    console.log(
+      `\nsparse volume: ${volume.size_mib} MiB holding ${volume.data_mib} MiB of data (${volume.allocated_mib} MiB allocated; ${volume.changed_allocated_mib ?? '?'} MiB after the 1% change), one round`,
+    );
     const rows: string[][] = [];
     for (const [scenario, byTool] of Object.entries(sparse)) {
       const ours = byTool['stowage'];

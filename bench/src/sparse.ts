@@ -69,6 +69,8 @@ export async function sparseFromBase(base: BaseVolume, path: string, sizeMib: nu
   await writeFile(path, '');
   await truncate(path, sizeMib * MiB);
   const dataBytes = await layOut(base.path, path, sizeMib * MiB);
+  // Allocated on disk, filesystem metadata included, before anyone measures what it takes.
+  await runPlain('sync', []);
   return { path, sizeMib, dataBytes };
 }
 

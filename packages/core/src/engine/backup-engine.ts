@@ -227,7 +227,8 @@ export class BackupEngine {
           continue;
         }
         const buffer = chunkBuffers.take(length);
-        const read = await readExtents(source, buffer, offset, extents);
+        const holes = extents === undefined ? undefined : new Uint8Array(chunkBlocks);
+        const read = await readExtents(source, buffer, offset, extents, holes, this.blockSize);
         if (read !== length) {
           chunkBuffers.give(buffer);
           throw new InvalidBackupError(`volume ${request.volumeId} ended at byte ${offset + read}, expected ${volumeSize}`);
@@ -241,6 +242,7 @@ export class BackupEngine {
             parentDigests: parentSlice === undefined ? null : Uint8Array.from(parentSlice),
             compression: this.compression,
             hashStored: this.driver.capabilities.verifiesPutChecksum,
+            holes,
           });
           const { result, stored } = encoded;
           // The stored bytes move to a plain upload buffer (drivers may hand them to fetch, which refuses shared
@@ -621,8 +623,10 @@ export class BackupEngine {
 
 /** The blocks of a hole chunk that the parent had as data (or did not have at all): they changed to zero. */
 function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks: number, parentSlice: Buffer): BlockRun[] {
-  const zeros = geometry.zeroDigests(firstBlock, chunkBlocks);
   const parentBlocks = parentSlice.length / DIGEST_BYTES;
+  // The usual case, a hole that was a hole: one comparison, not one per block.
+  if (parentBlocks === chunkBlocks && geometry.isZero(parentSlice, firstBlock)) return [];
+  const zeros = geometry.zeroDigests(firstBlock, chunkBlocks);
   const runs: BlockRun[] = [];
   for (let i = 0; i < chunkBlocks; i += 1) {
     const at = i * DIGEST_BYTES;
@@ -636,15 +640,41 @@ function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks:
  * Fill `buffer` with the volume's bytes at `offset`: only the data extents are read (holes are zero-filled),
  * or everything when the extents are unknown. Returns the bytes the volume had there (short only at its end).
  */
-async function readExtents(source: VolumeSource, buffer: Buffer, offset: number, extents: readonly Extent[] | undefined): Promise<number> {
-  if (extents === undefined) return source.read(buffer, offset);
+async function readExtents(
+  source: VolumeSource,
+  buffer: Buffer,
+  offset: number,
+  extents: readonly Extent[] | undefined,
+  holes: Uint8Array | undefined,
+  blockSize: number,
+): Promise<number> {
+  if (extents === undefined || holes === undefined) return source.read(buffer, offset);
   let cursor = 0;
   for (const [start, end] of extents) {
-    buffer.fill(0, cursor, start - offset);
+    markHole(buffer, cursor, start - offset, holes, blockSize);
     const read = await source.read(buffer.subarray(start - offset, end - offset), start);
     if (read !== end - start) return start - offset + read;
     cursor = end - offset;
   }
-  buffer.fill(0, cursor);
+  markHole(buffer, cursor, buffer.length, holes, blockSize);
   return buffer.length;
+}
+
+/**
+ * Bytes `[from, to)` of the chunk are a hole. Whole blocks in it are flagged in `holes` and left as they are
+ * (clearing megabytes of a mostly empty chunk was a quarter of a sparse backup's main-thread time); the parts
+ * of blocks that also hold data are cleared, since those blocks are hashed.
+ */
+function markHole(buffer: Buffer, from: number, to: number, holes: Uint8Array, blockSize: number): void {
+  if (from >= to) return;
+  const firstWhole = Math.ceil(from / blockSize) * blockSize;
+  // Rounded down: a short last block (the volume's end) is cleared rather than flagged.
+  const endWhole = Math.floor(to / blockSize) * blockSize;
+  if (firstWhole >= endWhole) {
+    buffer.fill(0, from, to);
+    return;
+  }
+  buffer.fill(0, from, firstWhole);
+  holes.fill(1, firstWhole / blockSize, endWhole / blockSize);
+  buffer.fill(0, endWhole, to);
 }

@@ -21,6 +21,11 @@ export interface EncodeJob {
   readonly compression: CompressionSettings;
   /** Hash the stored bytes too (only for drivers that verify uploads end to end). */
   readonly hashStored: boolean;
+  /**
+   * One byte per block of the chunk, 1 for a block the filesystem reported as a hole: zero without looking (its
+   * bytes in `chunk` were never read or cleared). Absent: every block is read.
+   */
+  readonly holes?: Uint8Array | undefined;
 }
 
 export interface EncodeResult {
@@ -59,7 +64,7 @@ export function encodeChunk(job: EncodeJob): EncodeResult {
     const start = i * job.blockSize;
     const end = Math.min(start + job.blockSize, chunk.length);
     const block = chunk.subarray(start, end);
-    const zero = isAllZero(block);
+    const zero = job.holes?.[i] === 1 || isAllZero(block);
     const digest = zero ? zeroDigest(block.length) : sha256Of(block);
     const at = i * DIGEST_BYTES;
     digests.set(digest, at);
