@@ -21,6 +21,12 @@ export interface DriverCapabilities {
   readonly preferredConcurrency: number;
   /** True when `putObject` verifies the received bytes against the given sha256 itself (end to end). */
   readonly verifiesPutChecksum: boolean;
+  /**
+   * True when `putObject` accepts a body viewing a `SharedArrayBuffer` (it writes with `fs` calls; `fetch` and
+   * most HTTP clients refuse shared memory). The engine then uploads straight from its shared chunk buffers
+   * instead of copying every stored byte into a plain one first. Absent: false.
+   */
+  readonly acceptsSharedMemory?: boolean | undefined;
 }
 
 /** Byte stream of an object. Node's `Readable` satisfies it. */
@@ -28,7 +34,8 @@ export type ObjectBody = AsyncIterable<Uint8Array>;
 
 /**
  * What `putObject` receives: the bytes at hand (the engine's chunks are in memory already) or a stream.
- * `bodyParts()` iterates either.
+ * `bodyParts()` iterates either. The engine reuses the body's memory once `putObject` settles: a driver copies
+ * whatever it keeps.
  */
 export type PutBody = Uint8Array | AsyncIterable<Uint8Array>;
 

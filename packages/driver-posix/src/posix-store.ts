@@ -45,6 +45,8 @@ export class PosixStore implements StorageDriver {
     maxObjectSize: 4 * 1024 * 1024 * 1024,
     preferredConcurrency: 2,
     verifiesPutChecksum: false,
+    // Bodies go to fs.write, which takes shared memory: the engine skips its upload copy.
+    acceptsSharedMemory: true,
   };
   readonly defaultContainer: string;
   readonly #options: PosixOptions;

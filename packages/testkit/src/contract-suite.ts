@@ -10,6 +10,7 @@ import { fastPathsGroup } from './suite/fast-paths-group.js';
 import { MiB } from './suite/helpers.js';
 import { primitivesGroup } from './suite/primitives-group.js';
 import { setupGroup } from './suite/setup-group.js';
+import { sharedMemoryGroup } from './suite/shared-memory-group.js';
 import type { SuiteContext } from './suite/suite-context.js';
 
 export interface DriverFixture {
@@ -20,9 +21,10 @@ export interface DriverFixture {
 
 /**
  * The suite's groups. `setup`, `primitives` and `engine` apply to every driver; `fastPaths` to drivers that
- * implement `readObjectInto`, `checksums` to drivers that declare `verifiesPutChecksum`.
+ * implement `readObjectInto`, `checksums` to drivers that declare `verifiesPutChecksum`, `sharedMemory` to drivers
+ * that declare `acceptsSharedMemory`.
  */
-export type ContractGroup = 'setup' | 'primitives' | 'engine' | 'fastPaths' | 'checksums';
+export type ContractGroup = 'setup' | 'primitives' | 'engine' | 'fastPaths' | 'checksums' | 'sharedMemory';
 
 export interface ContractSuiteOptions {
   /** Shown in test names, e.g. `posix`. */
@@ -47,6 +49,7 @@ export function contractGroupsFor(driver: StorageDriver): ContractGroup[] {
   const groups: ContractGroup[] = ['setup', 'primitives', 'engine'];
   if (typeof driver.readObjectInto === 'function') groups.push('fastPaths');
   if (driver.capabilities.verifiesPutChecksum) groups.push('checksums');
+  if (driver.capabilities.acceptsSharedMemory === true) groups.push('sharedMemory');
   return groups;
 }
 
@@ -56,6 +59,7 @@ const GROUPS: Record<ContractGroup, (ctx: SuiteContext) => void> = {
   engine: engineGroup,
   fastPaths: fastPathsGroup,
   checksums: checksumGroup,
+  sharedMemory: sharedMemoryGroup,
 };
 
 /**

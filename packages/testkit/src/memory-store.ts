@@ -38,6 +38,8 @@ export class MemoryStore implements StorageDriver {
     maxObjectSize: 1024 * 1024 * 1024,
     preferredConcurrency: 4,
     verifiesPutChecksum: true,
+    // Bodies are copied in (Buffer.from), so shared memory is fine, and engine tests run the engine's no-copy path.
+    acceptsSharedMemory: true,
   };
   readonly defaultContainer: string;
   readonly #containers = new Map<string, Map<string, Buffer>>();

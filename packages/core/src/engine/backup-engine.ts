@@ -186,10 +186,12 @@ export class BackupEngine {
 
     // Buffers are recycled, so memory stays flat: a chunk buffer per in-flight task plus the one being read, and
     // as many output and upload buffers. Chunk and output buffers are shared with the codec workers (worked on in
-    // place); the stored bytes are copied once into an upload buffer, the one copy a driver's fetch requires.
+    // place); for a driver that cannot take shared memory the stored bytes are copied once into an upload buffer,
+    // the one copy its fetch requires.
     const chunkBuffers = new BufferPool(this.chunkSize);
     const outputBuffers = new BufferPool(this.chunkSize);
     const uploadBuffers = new BufferPool(this.chunkSize, 'plain');
+    const sharedUploads = this.driver.capabilities.acceptsSharedMemory === true;
     const zeroRunLists: BlockRun[][] = [];
     const holeRuns: BlockRun[] = [];
     const window = new TaskWindow(this.concurrency);
@@ -245,12 +247,17 @@ export class BackupEngine {
             holes,
           });
           const { result, stored } = encoded;
-          // The stored bytes move to a plain upload buffer (drivers may hand them to fetch, which refuses shared
-          // memory); both shared buffers are free for the next chunk while they upload.
-          const upload = result.runs.length > 0 ? uploadBuffers.take(stored.length) : undefined;
-          upload?.set(stored);
-          chunkBuffers.give(encoded.chunk);
-          outputBuffers.give(encoded.output);
+          const releaseShared = () => {
+            chunkBuffers.give(encoded.chunk);
+            outputBuffers.give(encoded.output);
+          };
+          // A driver that takes shared memory uploads from the codec's buffer. For the others (fetch refuses shared
+          // memory) the stored bytes move to a plain upload buffer, and both shared buffers are free for the next
+          // chunk while they upload.
+          const copied = result.runs.length > 0 && !sharedUploads ? uploadBuffers.take(stored.length) : undefined;
+          copied?.set(stored);
+          const upload = result.runs.length === 0 ? undefined : (copied ?? stored);
+          if (!sharedUploads) releaseShared();
           try {
             zeroRunLists.push(result.zeroRuns);
             if (upload !== undefined) {
@@ -264,7 +271,8 @@ export class BackupEngine {
               storedBytes += upload.length;
             }
           } finally {
-            if (upload !== undefined) uploadBuffers.give(upload);
+            if (copied !== undefined) uploadBuffers.give(copied);
+            if (sharedUploads) releaseShared();
           }
           // Digests are recorded once the chunk is stored: a segment is written only when all its chunks are.
           await storeSegments(segmentWriter.record(firstBlock, chunkBlocks, result.digests));
