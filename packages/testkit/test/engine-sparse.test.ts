@@ -258,4 +258,23 @@ describe('sparse volumes', { timeout: 120_000 }, () => {
     await expectSameContent((await restore(engine, 'reused')).path, path);
     expect(await sha256File((await restore(engine, 'reused')).path)).toBe(await sha256File(path));
   });
+
+  it('refuses blocks the metadata records as zero when the digest table says they hold data, at any place in the volume', async () => {
+    const driver = new MemoryStore();
+    const engine = new BackupEngine({ driver, backendName: 'mem', chunkSize: MiB });
+    const path = await sparseFile('forged-zero', 16 * MiB, [[0, 16 * MiB]]);
+    const result = await backup(engine, path, 'forged-zero');
+    // One chunk object's blocks listed as zero instead. The zero runs are checked between the objects, in volume
+    // order: a forged run at the start, in the middle (after objects have been restored) and at the end each fail.
+    expect(result.metadata.objects).toHaveLength(16);
+    for (const index of [0, 8, 15]) {
+      // Chunk objects are numbered as they finish, not in volume order.
+      const dropped = result.metadata.objects.find((object) => object.runs[0]![0] === index * 32)!;
+      expect(dropped.runs).toEqual([[index * 32, 32]]);
+      const forged = { ...result.metadata, objects: result.metadata.objects.filter((object) => object !== dropped), zeroRuns: dropped.runs };
+      const bytes = Buffer.from(JSON.stringify(forged));
+      await driver.putObject('backups', at('forged-zero').prefix + METADATA_OBJECT, bytes, { length: bytes.length });
+      await expect(restore(engine, 'forged-zero')).rejects.toThrow(`blocks ${index * 32}-${index * 32 + 31} are recorded as zero but their sha256 differ`);
+    }
+  });
 });

@@ -502,31 +502,48 @@ export class BackupEngine {
     for (const intervals of members.reverse()) map.addMember(intervals);
     const gap = map.firstGap();
     if (gap !== undefined) throw new InvalidBackupError(`backup ${newest.metadata.backupId}: no backup in its chain holds block ${gap}`);
+    const zeroIntervals: Array<[first: number, end: number]> = [];
     for (const [first, end, source] of map.intervals()) {
       if (source !== ZERO_SOURCE) objects[source]!.live.push([first, end]);
-      else if (!(await digests.allZero(first, end - first))) {
+      else zeroIntervals.push([first, end]);
+    }
+    const live = objects.filter((object) => object.live.length > 0).sort((a, b) => a.live[0]![0] - b.live[0]![0]);
+    // Blocks restored as zero must be recorded with the zero digest. Checked in volume order between the objects,
+    // so that each digest segment is read once, for both the check and the objects' blocks.
+    let nextZero = 0;
+    const checkZerosBefore = async (block: number) => {
+      for (; nextZero < zeroIntervals.length && zeroIntervals[nextZero]![0] < block; nextZero += 1) {
+        const [first, end] = zeroIntervals[nextZero]!;
+        if (await digests.allZero(first, end - first)) continue;
         throw new ChecksumMismatchError(
           `backup ${newest.metadata.backupId}: blocks ${first}-${end - 1} are recorded as zero but their sha256 differ (metadata or digest table corrupt)`,
           { backend: this.backendName, container: request.container, object: request.prefix + METADATA_OBJECT },
         );
       }
-    }
-    const live = objects.filter((object) => object.live.length > 0).sort((a, b) => a.live[0]![0] - b.live[0]![0]);
+    };
 
     await request.target.prepare(volumeSize);
     const bufferSize = Math.max(...chain.map(({ metadata }) => metadata.chunkSize));
     const buffers = { stored: new BufferPool(bufferSize), output: new BufferPool(bufferSize) };
     let bytesDone = 0;
     const window = new TaskWindow(this.concurrency);
-    for (const object of live) {
-      throwIfAborted(signal, `restore of backup ${newest.metadata.backupId}`);
-      await window.add(async () => {
-        const written = await this.#restoreObject(request, object, digests, blockSize, volumeSize, buffers);
-        bytesDone += written;
-        request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
-      });
+    try {
+      for (const object of live) {
+        throwIfAborted(signal, `restore of backup ${newest.metadata.backupId}`);
+        await checkZerosBefore(object.live[0]![0]);
+        await window.add(async () => {
+          const written = await this.#restoreObject(request, object, digests, blockSize, volumeSize, buffers);
+          bytesDone += written;
+          request.onProgress?.({ bytesDone, bytesTotal: volumeSize });
+        });
+      }
+      await checkZerosBefore(Number.POSITIVE_INFINITY);
+      await window.drain();
+    } catch (error) {
+      // Nothing may still write to the target once the restore has failed.
+      await window.settle();
+      throw error;
     }
-    await window.drain();
     await request.target.flush();
     return {
       volumeSize,
