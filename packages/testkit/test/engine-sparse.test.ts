@@ -28,6 +28,8 @@ import { sameSparseContent, sha256File } from '../src/volume-files.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+/** The engine's digest segment: 4 GiB of volume (131072 blocks of 32 KiB). */
+const SEGMENT = 4 * GiB;
 const BLOCK = 32 * 1024;
 const dir = await mkdtemp(join(tmpdir(), 'stowage-sparse-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -105,11 +107,11 @@ describe('sparse volumes', { timeout: 120_000 }, () => {
     }
   });
 
-  it('backs up a 3 GiB sparse volume reading only its data; digest segments exist only where data is', async () => {
+  it('backs up a 12 GiB sparse volume reading only its data; digest segments exist only where data is', async () => {
     const engine = new BackupEngine({ driver: new MemoryStore(), backendName: 'mem' });
-    // Data in segments 0 and 2 (1 GiB each); segment 1 and the odd-sized tail segment 3 are holes.
-    const size = 3 * GiB + 12_345;
-    const path = await sparseFile('three', size, [[0, MiB], [2 * GiB + 512 * MiB + 100, 3 * MiB]]);
+    // Data in segments 0 and 2; segment 1 and the odd-sized tail segment 3 are holes.
+    const size = 3 * SEGMENT + 12_345;
+    const path = await sparseFile('three', size, [[0, MiB], [2 * SEGMENT + 512 * MiB + 100, 3 * MiB]]);
     const result = await backup(engine, path, 'three');
     expect(result.bytesRead).toBeLessThanOrEqual(2 * 8 * MiB);
     // The second run starts 100 bytes into a block, so it touches one block more than its 3 MiB.
@@ -206,13 +208,13 @@ describe('sparse volumes', { timeout: 120_000 }, () => {
   it('stores the digest segment of a mostly empty stretch compressed, and refuses one that does not decompress', async () => {
     const driver = new MemoryStore();
     const engine = new BackupEngine({ driver, backendName: 'mem' });
-    // 1 GiB segments: the first holds 4 MiB of data (the rest repeats the zero-block digest), the second is dense.
-    const path = await sparseFile('squeezed', GiB + 64 * MiB, [[100 * MiB, 4 * MiB], [GiB, 64 * MiB]]);
+    // The first segment holds 4 MiB of data (the rest repeats the zero-block digest), the short second one is dense.
+    const path = await sparseFile('squeezed', SEGMENT + 64 * MiB, [[100 * MiB, 4 * MiB], [SEGMENT, 64 * MiB]]);
     const result = await backup(engine, path, 'squeezed');
     const [sparse, dense] = result.metadata.digestSegments!.segments;
     expect(sparse).toMatchObject({ index: 0, compression: 'zstd' });
-    // 32 KiB blocks: 1 MiB of digests for the first segment, 2 KiB of them for the second.
-    expect(sparse!.length).toBeLessThan(64 * 1024);
+    // 32 KiB blocks: 4 MiB of digests for the first segment, 64 KiB of them for the second.
+    expect(sparse!.length).toBeLessThan(256 * 1024);
     expect(dense!.compression).toBeUndefined();
     await expectSameContent((await restore(engine, 'squeezed')).path, path);
 

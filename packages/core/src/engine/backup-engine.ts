@@ -214,11 +214,15 @@ export class BackupEngine {
         const length = Math.min(this.chunkSize, volumeSize - offset);
         const firstBlock = offset / this.blockSize;
         const chunkBlocks = Math.ceil(length / this.blockSize);
-        const parentSlice = parent === undefined ? undefined : await parent.digestsOf(firstBlock, chunkBlocks);
         const extents = source.dataExtents ? await source.dataExtents(offset, length) : undefined;
         if (extents !== undefined && extents.length === 0) {
           // A hole: every block is zero without reading it. Changed are those the parent had as data.
-          const zeroRuns = parentSlice === undefined ? [[firstBlock, chunkBlocks] as BlockRun] : changedToZero(geometry, firstBlock, chunkBlocks, parentSlice);
+          const zeroRuns =
+            parent === undefined
+              ? [[firstBlock, chunkBlocks] as BlockRun]
+              : (await parent.allZero(firstBlock, chunkBlocks))
+                ? []
+                : changedToZero(geometry, firstBlock, chunkBlocks, await parent.digestsOf(firstBlock, chunkBlocks));
           // Holes come in volume order: joined as they come, a 1 TiB hole is one run, not one per chunk.
           for (const [first, count] of zeroRuns) appendToRuns(holeRuns, first, count);
           // A hole can complete a segment: it is stored beside the chunks in flight, not before the next read.
@@ -228,6 +232,7 @@ export class BackupEngine {
           request.onProgress?.({ bytesDone, bytesTotal: volumeSize, bytesStored: storedBytes });
           continue;
         }
+        const parentSlice = parent === undefined ? undefined : await parent.digestsOf(firstBlock, chunkBlocks);
         const buffer = chunkBuffers.take(length);
         const holes = extents === undefined ? undefined : new Uint8Array(chunkBlocks);
         const read = await readExtents(source, buffer, offset, extents, holes, this.blockSize);
@@ -361,7 +366,7 @@ export class BackupEngine {
     }
   }
 
-  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<{ backupId: string; digestsOf: (first: number, count: number) => Promise<Buffer> }> {
+  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<ParentDigests> {
     const metadata = await this.readMetadata(parent, signal);
     if (metadata.blockSize !== this.blockSize) {
       throw new InvalidBackupError(
@@ -374,7 +379,9 @@ export class BackupEngine {
       const known = Math.min(count, geometry.blocks - first);
       return known > 0 ? digests.digestsOf(first, known) : Buffer.alloc(0);
     };
-    return { backupId: metadata.backupId, digestsOf };
+    // Compared where they lie, without a copy: most chunks of a thin volume are holes that were holes.
+    const allZero = async (first: number, count: number) => first + count <= geometry.blocks && digests.allZero(first, count);
+    return { backupId: metadata.backupId, digestsOf, allZero };
   }
 
   /** The digests a backup recorded for its blocks: v2 segments as needed, or v1's single object loaded whole. */
@@ -646,11 +653,18 @@ export class BackupEngine {
   }
 }
 
+/** What an incremental reads of its parent's digest table. */
+interface ParentDigests {
+  readonly backupId: string;
+  /** The parent's digests of blocks `[first, first + count)`; shorter when the volume grew past the parent's end. */
+  digestsOf(first: number, count: number): Promise<Buffer>;
+  /** True when the parent recorded all of `[first, first + count)`, all zero. */
+  allZero(first: number, count: number): Promise<boolean>;
+}
+
 /** The blocks of a hole chunk that the parent had as data (or did not have at all): they changed to zero. */
 function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks: number, parentSlice: Buffer): BlockRun[] {
   const parentBlocks = parentSlice.length / DIGEST_BYTES;
-  // The usual case, a hole that was a hole: one comparison, not one per block.
-  if (parentBlocks === chunkBlocks && geometry.isZero(parentSlice, firstBlock)) return [];
   const zeros = geometry.zeroDigests(firstBlock, chunkBlocks);
   const runs: BlockRun[] = [];
   for (let i = 0; i < chunkBlocks; i += 1) {

@@ -1,6 +1,6 @@
 /**
  * The per-block sha256 table, in segments (format v2): memory and storage grow with the data, not the volume.
- * A segment covers `blocksPerSegment` blocks (1 GiB of volume at the defaults: 1 MiB of digests); a segment
+ * A segment covers `blocksPerSegment` blocks (4 GiB of volume at the defaults: 4 MiB of digests); a segment
  * whose blocks are all zero is not stored at all, so a 1 TiB volume holding 1 GiB costs about one segment.
  */
 import { ChecksumMismatchError, InvalidBackupError } from '@stowage/driver-contract';
@@ -8,7 +8,10 @@ import { DIGEST_BYTES, sha256, zeroDigest } from './blocks.js';
 import { compressInto, decompressInto, type CompressionSettings } from './compression.js';
 
 export const SHA256_SEGMENT_MAGIC = 'stowage.sha256-segment/v2';
-export const DEFAULT_BLOCKS_PER_SEGMENT = 32 * 1024;
+/** 4 GiB of volume at 32 KiB blocks (4 MiB of digests): a thin volume with data in every GiB costs 16 segment objects per 64 GiB, not 64. */
+export const DEFAULT_BLOCKS_PER_SEGMENT = 128 * 1024;
+/** The zero-block digest repeated this many times (128 KiB) is what fills and comparisons work in. */
+const PATTERN_DIGESTS = 4096;
 /** A segment header's JSON line is ~150 bytes (backup ids are short); more than this is not a segment. */
 const MAX_HEADER_BYTES = 4096;
 
@@ -65,10 +68,14 @@ export class BlockGeometry {
 
   /** The digests of blocks `[first, first + count)` if they were all zero (the volume's last block may be short). */
   zeroDigests(first: number, count: number): Buffer {
-    const out = Buffer.allocUnsafe(count * DIGEST_BYTES);
+    return this.fillZeroDigests(Buffer.allocUnsafe(count * DIGEST_BYTES), first, count);
+  }
+
+  /** Writes those digests into `out` (at least `count` digests long) and returns it. */
+  fillZeroDigests(out: Buffer, first: number, count: number): Buffer {
     const pattern = this.#zeroPattern();
     for (let done = 0; done < count; ) {
-      const take = Math.min(count - done, this.blocksPerSegment);
+      const take = Math.min(count - done, PATTERN_DIGESTS);
       pattern.copy(out, done * DIGEST_BYTES, 0, take * DIGEST_BYTES);
       done += take;
     }
@@ -83,7 +90,7 @@ export class BlockGeometry {
     const full = first + count === this.blocks && this.#lastLength !== this.blockSize ? count - 1 : count;
     const pattern = this.#zeroPattern();
     for (let done = 0; done < full; ) {
-      const take = Math.min(full - done, this.blocksPerSegment);
+      const take = Math.min(full - done, PATTERN_DIGESTS);
       if (view.compare(pattern, 0, take * DIGEST_BYTES, done * DIGEST_BYTES, (done + take) * DIGEST_BYTES) !== 0) return false;
       done += take;
     }
@@ -97,11 +104,21 @@ export class BlockGeometry {
   #zeroPattern(): Buffer {
     if (this.#pattern === undefined) {
       const one = zeroDigest(this.blockSize);
-      this.#pattern = Buffer.allocUnsafe(this.blocksPerSegment * DIGEST_BYTES);
-      for (let i = 0; i < this.blocksPerSegment; i += 1) one.copy(this.#pattern, i * DIGEST_BYTES);
+      this.#pattern = Buffer.allocUnsafe(PATTERN_DIGESTS * DIGEST_BYTES);
+      for (let i = 0; i < PATTERN_DIGESTS; i += 1) one.copy(this.#pattern, i * DIGEST_BYTES);
     }
     return this.#pattern;
   }
+}
+
+interface OpenSegment {
+  /** Blocks of the segment not recorded yet. */
+  remaining: number;
+  /** The segment as stored uncompressed (header line, then digests), once data arrived; null while all zero. */
+  object: Buffer | null;
+  /** The buffer `object` lies in, reused once the segment went out compressed. */
+  allocation: Buffer | null;
+  headerLength: number;
 }
 
 /** A segment ready to store: its object bytes, or null when every block is zero (nothing is stored). */
@@ -118,9 +135,10 @@ const SEGMENT_COMPRESSION: CompressionSettings = { algorithm: 'zstd', level: 1 }
  * known. Only segments with a chunk in flight are held: a few MiB whatever the volume size.
  */
 export class DigestSegmentWriter {
-  readonly #open = new Map<number, { remaining: number; digests: Buffer | null }>();
-
-  /** Where segments are compressed; one per writer, reused (a segment is at most a few MiB). */
+  readonly #open = new Map<number, OpenSegment>();
+  /** Segment buffers whose bytes went out compressed, for the next segments: a thin volume opens one per GiB. */
+  readonly #spare: Buffer[] = [];
+  /** Where segments are compressed; one per writer, reused. */
   #scratch: Buffer | undefined;
 
   constructor(
@@ -136,36 +154,51 @@ export class DigestSegmentWriter {
       const index = Math.floor(block / blocksPerSegment);
       const segmentFirst = index * blocksPerSegment;
       const take = Math.min(first + count, segmentFirst + blocksPerSegment) - block;
-      const state = this.#open.get(index) ?? { remaining: this.geometry.blocksOfSegment(index), digests: null };
+      const state: OpenSegment = this.#open.get(index) ?? { remaining: this.geometry.blocksOfSegment(index), object: null, allocation: null, headerLength: 0 };
       const part = digests?.subarray((block - first) * DIGEST_BYTES, (block - first + take) * DIGEST_BYTES);
       if (part !== undefined && !this.geometry.isZero(part, block)) {
-        state.digests ??= this.geometry.zeroDigests(segmentFirst, this.geometry.blocksOfSegment(index));
-        state.digests.set(part, (block - segmentFirst) * DIGEST_BYTES);
+        if (state.object === null) Object.assign(state, this.#startObject(index));
+        state.object!.set(part, state.headerLength + (block - segmentFirst) * DIGEST_BYTES);
       }
       state.remaining -= take;
       if (state.remaining === 0) {
         this.#open.delete(index);
-        completed.push(state.digests === null ? { index, bytes: null } : this.#serialize(index, state.digests));
+        completed.push(state.object === null ? { index, bytes: null } : this.#finish(index, state.object, state.allocation!));
       } else this.#open.set(index, state);
       block += take;
     }
     return completed;
   }
 
-  #serialize(index: number, digests: Buffer): CompletedSegment {
+  /** The segment's object with its header written and every digest the zero one, until data arrives. */
+  #startObject(index: number): Pick<OpenSegment, 'object' | 'allocation' | 'headerLength'> {
+    const firstBlock = index * this.geometry.blocksPerSegment;
+    const blocks = this.geometry.blocksOfSegment(index);
     const header: DigestSegmentHeader = {
       format: SHA256_SEGMENT_MAGIC,
       backupId: this.backupId,
       volumeSize: this.geometry.volumeSize,
       blockSize: this.geometry.blockSize,
-      firstBlock: index * this.geometry.blocksPerSegment,
-      blocks: digests.length / DIGEST_BYTES,
+      firstBlock,
+      blocks,
     };
-    const plain = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), digests]);
-    if (this.#scratch === undefined || this.#scratch.length < plain.length) this.#scratch = Buffer.allocUnsafe(plain.length);
-    const length = compressInto(plain, this.#scratch, SEGMENT_COMPRESSION);
-    // Worth it only when it saves something real (a dense segment's digests are random).
-    if (length < 0 || length > plain.length * 0.9) return { index, bytes: plain };
+    const line = Buffer.from(`${JSON.stringify(header)}\n`);
+    const length = line.length + blocks * DIGEST_BYTES;
+    const spare = this.#spare.pop();
+    // Never from Node's shared pool (allocUnsafe may use it for small sizes): the whole allocation is reused.
+    const allocation = spare !== undefined && spare.length >= length ? spare : Buffer.allocUnsafeSlow(length);
+    const object = allocation.subarray(0, length);
+    line.copy(object);
+    this.geometry.fillZeroDigests(object.subarray(line.length), firstBlock, blocks);
+    return { object, allocation, headerLength: line.length };
+  }
+
+  #finish(index: number, object: Buffer, allocation: Buffer): CompletedSegment {
+    if (this.#scratch === undefined || this.#scratch.length < object.length) this.#scratch = Buffer.allocUnsafe(object.length);
+    const length = compressInto(object, this.#scratch, SEGMENT_COMPRESSION);
+    // Worth it only when it saves something real (a dense segment's digests are random): then it is stored as is.
+    if (length < 0 || length > object.length * 0.9) return { index, bytes: object };
+    this.#spare.push(allocation);
     return { index, bytes: Buffer.from(this.#scratch.subarray(0, length)), compression: 'zstd' };
   }
 }
