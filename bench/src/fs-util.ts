@@ -1,4 +1,5 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { dataExtents } from '@stowage/core';
+import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Sum of the sizes of every regular file under `path` (apparent sizes: what a remote store would bill). */
@@ -25,4 +26,24 @@ export async function onlyFileUnder(directory: string): Promise<string> {
   await walk(directory);
   if (found.length !== 1) throw new Error(`expected one restored file under ${directory}, found ${found.length}`);
   return found[0]!;
+}
+
+/**
+ * Read the file's data once (its holes skipped) so the page cache holds it before a tool backs it up. The bench
+ * promises a warm cache, and borg drops the cache of every file it reads (posix_fadvise DONTNEED): without this,
+ * whichever tool ran after borg read the volume from disk (Stowage's incremental: 0.65 s first, 0.86 s after borg).
+ */
+export async function warmPageCache(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
+    for (const [start, end] of dataExtents(handle.fd, 0, size) ?? [[0, size]]) {
+      for (let position = start; position < end; position += buffer.length) {
+        await handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
 }

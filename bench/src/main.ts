@@ -18,6 +18,7 @@ import { ResticTool } from './tools/restic-tool.js';
 import { configureStowageChildren, runStowageChild, StowageTool } from './tools/stowage-tool.js';
 import type { BenchTool, ToolName, ToolRun } from './tools/tool.js';
 import type { ChildReport, PhaseTimes } from './child/protocol.js';
+import { warmPageCache } from './fs-util.js';
 import { baseVolume, copyVolume, mutateVolume, sha256File, type BaseVolume } from './volume.js';
 import { sameSparseContent } from '@stowage/testkit';
 import { allocatedBytes, mutateSparse, sparseFromBase } from './sparse.js';
@@ -211,14 +212,14 @@ async function runRounds(options: BenchOptions, base: BaseVolume, tools: BenchTo
 
     for (const tool of order) await tool.init(join(roundDir, tool.name));
     for (const tool of order) {
-      const run = await measuredStep(() => tool.backup('full', volumePath));
+      const run = await measuredStep(() => tool.backup('full', volumePath), volumePath);
       const stored = await tool.repositoryBytes();
       afterFull.set(tool.name, stored);
       record(sampleOf(tool.name, 'full', index, run, stored, undefined));
     }
     const mutatedSha = await mutateVolume(volumePath, options.seed);
     for (const tool of order) {
-      const run = await measuredStep(() => tool.backup('incremental', volumePath));
+      const run = await measuredStep(() => tool.backup('incremental', volumePath), volumePath);
       const stored = (await tool.repositoryBytes()) - (afterFull.get(tool.name) ?? 0);
       record(sampleOf(tool.name, 'incremental', index, run, stored, undefined));
     }
@@ -246,8 +247,12 @@ async function runRounds(options: BenchOptions, base: BaseVolume, tools: BenchTo
   return samples;
 }
 
-/** Flush earlier writes first so one tool's writeback is not charged to the next; note the load it ran under. */
-async function measuredStep<T>(step: () => Promise<T>): Promise<T> {
+/**
+ * Flush earlier writes first so one tool's writeback is not charged to the next; put the volume a backup reads in
+ * the page cache (`warmPageCache`); note the load it ran under.
+ */
+async function measuredStep<T>(step: () => Promise<T>, reads?: string): Promise<T> {
+  if (reads !== undefined) await warmPageCache(reads);
   await runPlain('sync', []);
   lastLoad = await loadSnapshot();
   return step();
@@ -403,7 +408,7 @@ async function runLarge(options: BenchOptions) {
   await rm(directory, { recursive: true, force: true });
   const tool = new StowageTool();
   await tool.init(directory);
-  const full = await measuredStep(() => tool.backup('full', base.path));
+  const full = await measuredStep(() => tool.backup('full', base.path), base.path);
   const stored = await tool.repositoryBytes();
   const restore = await measuredStep(() => tool.restore('full', join(directory, 'restore')));
   const ok = (await sha256File(restore.restoredPath)) === base.sha256;
@@ -458,7 +463,7 @@ sparse volume: ${options.sparseSizeMib} MiB file holding ${(volume.dataBytes / 1
     console.log(`  sparse ${scenario.padEnd(11)} ${tool.padEnd(7)} ${value.median_s.toFixed(2).padStart(7)} s  cpu ${value.cpu_s.toFixed(2)} s  rss ${value.peak_rss_mib.toFixed(0)} MiB  load ${lastLoad.load1.toFixed(2)}${value.sha256_ok ? '' : ' CONTENT MISMATCH'}`);
   for (const tool of tools) await tool.init(join(directory, tool.name));
   for (const tool of tools) {
-    results.full[tool.name] = entry(await measuredStep(() => tool.backup('full', volume.path)), true);
+    results.full[tool.name] = entry(await measuredStep(() => tool.backup('full', volume.path), volume.path), true);
     say('full', tool.name, results.full[tool.name]!);
   }
   await mutateSparse(volume, densePath, base, `${options.seed}:incremental`);
@@ -466,7 +471,7 @@ sparse volume: ${options.sparseSizeMib} MiB file holding ${(volume.dataBytes / 1
   // so its filesystem metadata is on disk like the restored file's.
   const changedAllocated = await allocatedBytes(volume.path);
   for (const tool of tools) {
-    results.incremental[tool.name] = entry(await measuredStep(() => tool.backup('incremental', volume.path)), true);
+    results.incremental[tool.name] = entry(await measuredStep(() => tool.backup('incremental', volume.path), volume.path), true);
     say('incremental', tool.name, results.incremental[tool.name]!);
   }
   for (const tool of tools) {
@@ -519,7 +524,7 @@ async function runLargeSparse(options: BenchOptions, base: BaseVolume) {
 large sparse volume: ${options.largeSparseSizeMib} MiB holding ${(volume.dataBytes / 1024 ** 2).toFixed(0)} MiB, Stowage full backup and restore`);
   const tool = new StowageTool();
   await tool.init(join(directory, 'stowage'));
-  const backup = await measuredStep(() => tool.backup('full', volume.path));
+  const backup = await measuredStep(() => tool.backup('full', volume.path), volume.path);
   const restore = await measuredStep(() => tool.restore('full', join(directory, 'restore')));
   const ok = await sameSparseContent(restore.restoredPath, volume.path);
   await rm(directory, { recursive: true, force: true });
@@ -544,7 +549,7 @@ async function runProfile(options: BenchOptions, base: BaseVolume) {
   await copyVolume(base, volumePath);
   const profiles: Record<string, { wall_s: number; main_thread_total_s: number; top: ProfileEntry[]; worker_threads_total_s?: number; workers_top?: ProfileEntry[] }> = {};
   const profiled = async (name: Scenario, step: (tool: StowageTool) => Promise<ToolRun>, tool: StowageTool) => {
-    const run = await measuredStep(() => step(tool));
+    const run = await measuredStep(() => step(tool), volumePath);
     const summary = await summarizeProfile(join(directory, `prof-${name}`));
     profiles[name] = {
       wall_s: round(run.measured.wall_s),
