@@ -279,4 +279,14 @@ describe('sparse volumes', { timeout: 120_000 }, () => {
       await expect(restore(engine, 'forged-zero')).rejects.toThrow(`blocks ${index * 32}-${index * 32 + 31} are recorded as zero but their sha256 differ`);
     }
   });
+
+  it('reads data that crosses the windows extents are asked for in (32 chunks), and nothing else', async () => {
+    const engine = new BackupEngine({ driver: new MemoryStore(), backendName: 'mem', chunkSize: MiB });
+    // Windows of 32 MiB at 1 MiB chunks: runs across the first and second window boundaries, and one ending the file.
+    const runs: Array<[number, number]> = [[31 * MiB + 512 * 1024, 2 * MiB], [63 * MiB + 4096, 2 * MiB], [99 * MiB, MiB]];
+    const path = await sparseFile('windows', 100 * MiB, runs);
+    const result = await backup(engine, path, 'windows');
+    expect(result.bytesRead).toBe(5 * MiB);
+    expect(await sha256File((await restore(engine, 'windows')).path)).toBe(await sha256File(path));
+  });
 });

@@ -207,6 +207,7 @@ export class BackupEngine {
         storedBytes += bytes.length;
       }
     };
+    const extentsOf = windowedExtents(source, this.chunkSize * EXTENT_WINDOW_CHUNKS);
     try {
       let sequence = 0;
       for (let offset = 0; offset < volumeSize; offset += this.chunkSize) {
@@ -214,7 +215,7 @@ export class BackupEngine {
         const length = Math.min(this.chunkSize, volumeSize - offset);
         const firstBlock = offset / this.blockSize;
         const chunkBlocks = Math.ceil(length / this.blockSize);
-        const extents = source.dataExtents ? await source.dataExtents(offset, length) : undefined;
+        const extents = await extentsOf(offset, length);
         if (extents !== undefined && extents.length === 0) {
           // A hole: every block is zero without reading it. Changed are those the parent had as data.
           const zeroRuns =
@@ -679,6 +680,33 @@ function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks:
  * Fill `buffer` with the volume's bytes at `offset`: only the data extents are read (holes are zero-filled),
  * or everything when the extents are unknown. Returns the bytes the volume had there (short only at its end).
  */
+/** Chunks whose extents are asked for at once: a thin volume is mostly holes, one query covers 32 of them. */
+const EXTENT_WINDOW_CHUNKS = 32;
+
+/**
+ * The source's data extents, asked for `windowBytes` at a time and handed out chunk by chunk (chunks come in volume
+ * order). `undefined` for a chunk when the source cannot tell.
+ */
+function windowedExtents(source: VolumeSource, windowBytes: number): (offset: number, length: number) => Promise<Extent[] | undefined> {
+  let window: { start: number; end: number; extents: Extent[] | undefined; next: number } | undefined;
+  return async (offset, length) => {
+    if (source.dataExtents === undefined) return undefined;
+    const stop = offset + length;
+    if (window === undefined || offset < window.start || stop > window.end) {
+      const end = Math.min(source.size, offset + Math.max(windowBytes, length));
+      window = { start: offset, end, extents: await source.dataExtents(offset, end - offset), next: 0 };
+    }
+    const { extents } = window;
+    if (extents === undefined) return undefined;
+    while (window.next < extents.length && extents[window.next]![1] <= offset) window.next += 1;
+    const part: Extent[] = [];
+    for (let i = window.next; i < extents.length && extents[i]![0] < stop; i += 1) {
+      part.push([Math.max(extents[i]![0], offset), Math.min(extents[i]![1], stop)]);
+    }
+    return part;
+  };
+}
+
 async function readExtents(
   source: VolumeSource,
   buffer: Buffer,
