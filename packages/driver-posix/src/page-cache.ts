@@ -9,7 +9,10 @@ import { createRequire } from 'node:module';
 
 const POSIX_FADV_DONTNEED = 4;
 
-type Fadvise = (fd: number, offset: number, length: number, advice: number) => number;
+type Fadvise = ((fd: number, offset: number, length: number, advice: number) => number) & {
+  /** koffi's asynchronous form: runs on a libuv thread, not the event loop. */
+  async(fd: number, offset: number, length: number, advice: number, done: (error: unknown, result: number) => void): void;
+};
 let fadvise: Fadvise | null | undefined;
 
 function load(): Fadvise | null {
@@ -25,7 +28,12 @@ function load(): Fadvise | null {
   return fadvise;
 }
 
-/** Drop the clean cached pages of an open file (after its fsync, or after reading it whole). */
-export function dropCachedPages(fd: number): void {
-  load()?.(fd, 0, 0, POSIX_FADV_DONTNEED);
+/**
+ * Drop the clean cached pages of an open file (after its fsync, or after reading it whole). Freeing megabytes of
+ * pages takes the kernel a while: it runs on a libuv thread, and the caller closes the file once it resolved.
+ */
+export function dropCachedPages(fd: number): Promise<void> {
+  const call = load();
+  if (call === null) return Promise.resolve();
+  return new Promise((resolve) => call.async(fd, 0, 0, POSIX_FADV_DONTNEED, () => resolve()));
 }

@@ -174,7 +174,7 @@ export class PosixStore implements StorageDriver {
       }
       if (this.#options.fsync) {
         await handle.sync();
-        dropCachedPages(handle.fd);
+        await dropCachedPages(handle.fd);
       }
       await handle.close();
       handle = undefined;
@@ -217,7 +217,7 @@ export class PosixStore implements StorageDriver {
         filled += bytesRead;
       }
       // Read once per restore: its pages are better reused for the restored volume than kept.
-      dropCachedPages(handle.fd);
+      await dropCachedPages(handle.fd);
       return filled;
     } finally {
       await handle.close();

@@ -92,7 +92,7 @@ export async function openRestoreFile(path: string): Promise<RestoreTarget> {
     async flush() {
       await writeback;
       await handle.sync();
-      dropCachedPages(handle.fd);
+      await dropCachedPages(handle.fd);
     },
     close: () => handle.close(),
   };
