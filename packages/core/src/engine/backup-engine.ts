@@ -665,8 +665,8 @@ interface ParentDigests {
 
 /** The blocks of a hole chunk that the parent had as data (or did not have at all): they changed to zero. */
 function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks: number, parentSlice: Buffer): BlockRun[] {
-  const parentBlocks = parentSlice.length / DIGEST_BYTES;
   const zeros = geometry.zeroDigests(firstBlock, chunkBlocks);
+  const parentBlocks = parentSlice.length / DIGEST_BYTES;
   const runs: BlockRun[] = [];
   for (let i = 0; i < chunkBlocks; i += 1) {
     const at = i * DIGEST_BYTES;
@@ -676,10 +676,6 @@ function changedToZero(geometry: BlockGeometry, firstBlock: number, chunkBlocks:
   return runs;
 }
 
-/**
- * Fill `buffer` with the volume's bytes at `offset`: only the data extents are read (holes are zero-filled),
- * or everything when the extents are unknown. Returns the bytes the volume had there (short only at its end).
- */
 /** Chunks whose extents are asked for at once: a thin volume is mostly holes, one query covers 32 of them. */
 const EXTENT_WINDOW_CHUNKS = 32;
 
@@ -707,6 +703,11 @@ function windowedExtents(source: VolumeSource, windowBytes: number): (offset: nu
   };
 }
 
+/**
+ * Fill `buffer` with the volume's bytes at `offset`: only the data extents are read (whole blocks of a hole are
+ * flagged in `holes`, see `markHole`), or everything when the extents are unknown. Returns the bytes the volume had
+ * there (short only at its end).
+ */
 async function readExtents(
   source: VolumeSource,
   buffer: Buffer,

@@ -136,7 +136,7 @@ const SEGMENT_COMPRESSION: CompressionSettings = { algorithm: 'zstd', level: 1 }
  */
 export class DigestSegmentWriter {
   readonly #open = new Map<number, OpenSegment>();
-  /** Segment buffers whose bytes went out compressed, for the next segments: a thin volume opens one per GiB. */
+  /** Buffers of segments that went out compressed (a thin volume's usually do), reused by the next segments. */
   readonly #spare: Buffer[] = [];
   /** Where segments are compressed; one per writer, reused. */
   #scratch: Buffer | undefined;
