@@ -176,6 +176,8 @@ export interface SegmentFetchContext {
   readonly prefix: string;
   /** Fetch an object of at most `maxBytes`. */
   fetch(key: string, maxBytes: number): Promise<Buffer>;
+  /** Encrypted backups: the segment object's plaintext (throws when it fails authentication). */
+  readonly open?: ((name: string, bytes: Buffer) => Buffer) | undefined;
 }
 
 /**
@@ -239,14 +241,15 @@ async function loadSegment(geometry: BlockGeometry, record: DigestSegmentRecord 
   if (bytes.length !== record.length || sha256(bytes).toString('hex') !== record.sha256) {
     throw new ChecksumMismatchError(`${where} does not match its recorded length and checksum`, details);
   }
-  const newline = bytes.indexOf(0x0a);
+  const plain = context.open === undefined ? bytes : context.open(record.name, bytes);
+  const newline = plain.indexOf(0x0a);
   let header: Partial<DigestSegmentHeader> | undefined;
   try {
-    header = newline < 0 ? undefined : (JSON.parse(bytes.subarray(0, newline).toString('utf8')) as DigestSegmentHeader);
+    header = newline < 0 ? undefined : (JSON.parse(plain.subarray(0, newline).toString('utf8')) as DigestSegmentHeader);
   } catch {
     header = undefined;
   }
-  const digests = bytes.subarray(newline + 1);
+  const digests = plain.subarray(newline + 1);
   if (
     header?.format !== SHA256_SEGMENT_MAGIC ||
     header.backupId !== context.backupId ||
