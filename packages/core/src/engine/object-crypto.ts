@@ -69,9 +69,10 @@ export function openInto(key: Uint8Array, aad: Uint8Array, envelope: Uint8Array,
   const decipher = createDecipheriv(ENCRYPTION_ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
-  let plain: Buffer;
+  const plain = decipher.update(envelope.subarray(NONCE_BYTES, envelope.length - TAG_BYTES));
   try {
-    plain = Buffer.concat([decipher.update(envelope.subarray(NONCE_BYTES, envelope.length - TAG_BYTES)), decipher.final()]);
+    // GCM releases nothing at final(): it only checks the tag. Nothing reaches `target` before that.
+    decipher.final();
   } catch {
     return undefined;
   }
