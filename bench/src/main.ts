@@ -23,6 +23,7 @@ import { baseVolume, copyVolume, mutateVolume, sha256File, type BaseVolume } fro
 import { sameSparseContent } from '@stowage/testkit';
 import { allocatedBytes, mutateSparse, sparseFromBase } from './sparse.js';
 import { runThroughApi } from './api-bench.js';
+import { runEncryptionComparison } from './encrypted-bench.js';
 
 export const SCENARIOS = ['full', 'incremental', 'restore'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
     const identical = api.full.sha256_ok ? 1 : 0;
     targets.push({ name: 'restores through the API identical (1 = yes)', required: '= 1', measured: identical, pass: identical === 1 });
   }
+  const encryption = options.encryption ? await runEncryptionComparison(options, base) : undefined;
+  if (encryption !== undefined) targets.push(...encryption.targets);
   const drivers: DriverComparison[] = options.drivers ? await runDriverComparisons(options, base) : [];
   const large = options.large ? await runLarge(options) : undefined;
   const sparse = options.sparse ? await runSparse(options, base, scenarios) : undefined;
@@ -135,6 +138,7 @@ async function main(): Promise<void> {
     stowage_phases: stowagePhases(samples),
     drivers,
     ...(api === undefined ? {} : { api }),
+    ...(encryption === undefined ? {} : { encryption: encryption.results }),
     ...(large === undefined ? {} : { large }),
     ...(sparse === undefined ? {} : { sparse: sparse.results, sparse_volume: sparse.volume }),
     ...(largeSparse === undefined ? {} : { large_sparse: largeSparse.results }),

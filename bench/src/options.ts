@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly seed: string;
   readonly tools: readonly ToolName[];
   readonly drivers: boolean;
+  /** Stowage full backup and restore encrypted beside plain ones, interleaved (bench/src/encrypted-bench.ts). */
+  readonly encryption: boolean;
   readonly large: boolean;
   readonly largeSizeMib: number;
   /** The sparse scenario: the volume's data spread over a `sparseSizeMib` sparse file, every tool. */
@@ -51,6 +53,7 @@ const USAGE = `usage: pnpm bench [options]
   --profile           also CPU-profile one Stowage run per scenario and time its building blocks
   --tools LIST        comma-separated subset of stowage,restic,borg (default all)
   --no-drivers        skip the driver-versus-raw-transfer comparisons
+  --no-encryption     skip the encrypted-versus-plain Stowage full backup and restore
   --seed S            volume seed (default stowage-bench-1)
   --work-dir DIR      scratch space for volumes and repositories (default bench/work)
   --out FILE          results JSON (default bench/results/latest.json)
@@ -78,6 +81,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       profile: { type: 'boolean', default: false },
       tools: { type: 'string' },
       'no-drivers': { type: 'boolean', default: false },
+      'no-encryption': { type: 'boolean', default: false },
       seed: { type: 'string' },
       'work-dir': { type: 'string' },
       out: { type: 'string' },
@@ -104,6 +108,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     seed: values.seed ?? 'stowage-bench-1',
     tools: tools as ToolName[],
     drivers: !(values['no-drivers'] ?? false),
+    encryption: !(values['no-encryption'] ?? false),
     large: values.large ?? false,
     largeSizeMib: positive(values['large-size-mib'], 4096, '--large-size-mib'),
     sparse: !(values['no-sparse'] ?? false),

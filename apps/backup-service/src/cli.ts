@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** `stowage serve | check | status | wait`: the command deployers and operators run. Exit 2 means the configuration or a plugin is wrong. */
+/** `stowage serve | check | status | wait | keys rotate`: the command deployers and operators run. Exit 2 means the configuration or a plugin is wrong. */
 // First: sizes libuv's thread pool before anything uses it (see the module).
 import '@stowage/core/thread-pool';
 import { resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { openDatabase } from './db/connect.js';
 import { Store } from './db/store.js';
 import { loadBackends } from './plugins/plugin-loader.js';
 import { startService } from './service.js';
+import { rotateBackendKeys } from './encryption/rotate-keys.js';
 
 export const EXIT_CONFIG = 2;
 
@@ -131,6 +132,30 @@ program
   .action((options: { config?: string; embeddedDefault?: boolean }) =>
     check(options).then((code) => process.exit(code), failAndExit),
   );
+const keys = program.command('keys').description('client-side encryption keys (docs/encryption.md)');
+keys
+  .command('rotate')
+  .description("re-wrap every project data key of a backend under a new master key (no backup object is rewritten)")
+  .requiredOption('--backend <name>', 'the backend whose keys to re-wrap')
+  .requiredOption('--new-master-key-file <file>', 'the new master key: 32 random bytes, raw or base64')
+  .option('-c, --config <file>', 'YAML config file (or STOWAGE_CONFIG)')
+  .action((options: { backend: string; newMasterKeyFile: string; config?: string }) =>
+    resolveConfig(options)
+      .then((config) => rotateBackendKeys(config, options.backend, options.newMasterKeyFile))
+      .then((report) => {
+        process.stdout.write(
+          `backend ${report.backend}: ${report.rewrapped} data key(s) re-wrapped from master key ${report.previousMasterKeyId} to ${report.newMasterKeyId}, ${report.unchanged} already under it, ${report.failed.length} failed\n`,
+        );
+        for (const failure of report.failed) process.stdout.write(`FAILED  ${failure.object}: ${failure.reason}\n`);
+        if (report.failed.length === 0) {
+          process.stdout.write(
+            `now set the backend's encryption.master_key_file to ${options.newMasterKeyFile} and restart; keep the old key in previous_master_key_files until every host runs with the new one\n`,
+          );
+        }
+        process.exit(report.failed.length === 0 ? 0 : 1);
+      }, failAndExit),
+  );
+
 interface RemoteOptions {
   url?: string;
   token?: string;

@@ -22,6 +22,7 @@ import { Store } from './db/store.js';
 import { BackupManager } from './manager/backup-manager.js';
 import { createSinks } from './notifications/sinks.js';
 import { loadBackends, type LoadedBackend } from './plugins/plugin-loader.js';
+import { loadBackendMasterKeys } from './encryption/backend-keys.js';
 import { BackgroundWork } from './operations/background-work.js';
 import { placeUnplacedCreates } from './operations/backup-create.js';
 import type { OperationDeps } from './operations/context.js';
@@ -61,6 +62,8 @@ export async function startService(config: ServiceConfig, logger: Logger, option
   for (const backend of backends) {
     logger.info({ backend: backend.config.name, driver: backend.config.driver, version: backend.plugin.version, from: backend.resolvedFrom }, 'driver plugin loaded');
   }
+  // Master keys next: a missing or malformed key stops the process too (the message names the field, never the key).
+  const masterKeys = await loadBackendMasterKeys(backends);
   const database: OpenedDatabase = await openDatabase(config.databaseUrl);
   const store = new Store(database.db, database.kind);
   const metrics = new ServiceMetrics({
@@ -77,7 +80,7 @@ export async function startService(config: ServiceConfig, logger: Logger, option
     onSinkError: (sink, message, error) =>
       logger.warn({ sink: sink.name, event: message.event_type, err: describeError(error) }, 'notification not delivered'),
   });
-  const manager = new BackupManager({ config, store, notifier, logger, backends, metrics });
+  const manager = new BackupManager({ config, store, notifier, logger, backends, metrics, masterKeys });
   metrics.observe({
     backends: () =>
       [...manager.backends.values()].map((runtime) => {

@@ -28,6 +28,8 @@ export type ChildRequest =
       readonly backupId: string;
       readonly location: Location;
       readonly parent?: Location | undefined;
+      /** Encrypted runs: the data key (bench only: a key on a command line is fine for throwaway data). */
+      readonly encryption?: ChildEncryption | undefined;
     }
   | {
       readonly op: 'restore';
@@ -35,6 +37,7 @@ export type ChildRequest =
       readonly engine?: EngineOverrides | undefined;
       readonly location: Location;
       readonly targetPath: string;
+      readonly encryption?: ChildEncryption | undefined;
     }
   /** The volume's bytes through `driver.putObject`, chunk by chunk: no hashing, no compression (the driver's cost). */
   | {
@@ -120,4 +123,9 @@ export interface ChildReport {
   readonly max_rss_mib: number;
   readonly phases: PhaseTimes;
   readonly result: Record<string, unknown>;
+}
+
+export interface ChildEncryption {
+  readonly keyId: string;
+  readonly keyBase64: string;
 }

@@ -7,7 +7,7 @@ import '@stowage/core/thread-pool';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ChildReport, ChildRequest, DriverSpec, PhaseTimes } from './protocol.js';
+import type { ChildEncryption, ChildReport, ChildRequest, DriverSpec, PhaseTimes } from './protocol.js';
 import { instrumentDriver, instrumentSource, instrumentTarget } from './instrument.js';
 import { runMicro } from './micro.js';
 import { rawGcs, rawS3, rawSwift } from './raw-network.js';
@@ -38,6 +38,10 @@ async function loadDriver(spec: DriverSpec) {
   return { core, driver: instrumentDriver(driver, phases) };
 }
 
+function dataKey(encryption: ChildEncryption | undefined): { keyId: string; key: Buffer } | undefined {
+  return encryption === undefined ? undefined : { keyId: encryption.keyId, key: Buffer.from(encryption.keyBase64, 'base64') };
+}
+
 async function run(request: ChildRequest): Promise<{ setup_s: number; work_s: number; busy: number; result: Record<string, unknown> }> {
   const setupStart = performance.now();
   const context = 'driver' in request ? await loadDriver(request.driver) : undefined;
@@ -64,6 +68,7 @@ async function work(request: ChildRequest, context: Awaited<ReturnType<typeof lo
           volumeId: request.volumeId,
           source,
           parent: request.parent,
+          encryption: dataKey(request.encryption),
         });
         return {
           storedBytes: result.storedBytes,
@@ -81,7 +86,7 @@ async function work(request: ChildRequest, context: Awaited<ReturnType<typeof lo
       const engine = new core.BackupEngine({ ...request.engine, driver, backendName: 'bench' });
       const target = instrumentTarget(await core.openRestoreFile(request.targetPath), phases);
       try {
-        const result = await engine.restore({ ...request.location, target });
+        const result = await engine.restore({ ...request.location, target, encryption: dataKey(request.encryption) });
         return { bytesWritten: result.bytesWritten, objectsRead: result.objectsRead, chain: result.chain };
       } finally {
         await target.close();

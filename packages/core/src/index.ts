@@ -10,3 +10,4 @@ export * from './engine/task-window.js';
 export * from './engine/buffers.js';
 export * from './engine/backup-engine.js';
 export * from './lifecycle/index.js';
+export * from './engine/object-crypto.js';

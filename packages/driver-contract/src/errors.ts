@@ -18,7 +18,9 @@ export type StowageErrorCode =
   | 'CONFIG'
   | 'INVALID_BACKUP'
   | 'CONTRACT'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'AUTHENTICATION_FAILED'
+  | 'ENCRYPTION_KEY';
 
 export interface StowageErrorDetails {
   /** The error that caused this one, kept for logs and debugging. */
@@ -116,6 +118,24 @@ export class ContractError extends StowageError {
 /** The operation was cancelled through its AbortSignal. */
 export class AbortedError extends StowageError {
   static override readonly code = 'ABORTED';
+}
+
+/**
+ * An encrypted object failed its authentication check (AES-256-GCM tag): it was altered, or it belongs to another
+ * backup, another project or another position. Never retried, never decrypted partially.
+ */
+export class AuthenticationFailedError extends StowageError {
+  static override readonly code = 'AUTHENTICATION_FAILED';
+}
+
+/** The key an encrypted backup needs is missing or is not the one it was written with; `keyId` names the key needed. */
+export class EncryptionKeyError extends StowageError {
+  static override readonly code = 'ENCRYPTION_KEY';
+  readonly keyId: string | undefined;
+  constructor(message: string, keyId: string | undefined, details: StowageErrorDetails = {}) {
+    super(message, details);
+    this.keyId = keyId;
+  }
 }
 
 /** Throws `AbortedError` (carrying the signal's reason) when `signal` is aborted. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { checksumGroup } from './suite/checksum-group.js';
+import { encryptionGroup } from './suite/encryption-group.js';
 import { engineGroup } from './suite/engine-group.js';
 import { fastPathsGroup } from './suite/fast-paths-group.js';
 import { MiB } from './suite/helpers.js';
@@ -20,11 +21,11 @@ export interface DriverFixture {
 }
 
 /**
- * The suite's groups. `setup`, `primitives` and `engine` apply to every driver; `fastPaths` to drivers that
- * implement `readObjectInto`, `checksums` to drivers that declare `verifiesPutChecksum`, `sharedMemory` to drivers
- * that declare `acceptsSharedMemory`.
+ * The suite's groups. `setup`, `primitives`, `engine` and `encryption` apply to every driver; `fastPaths` to drivers
+ * that implement `readObjectInto`, `checksums` to drivers that declare `verifiesPutChecksum`, `sharedMemory` to
+ * drivers that declare `acceptsSharedMemory`.
  */
-export type ContractGroup = 'setup' | 'primitives' | 'engine' | 'fastPaths' | 'checksums' | 'sharedMemory';
+export type ContractGroup = 'setup' | 'primitives' | 'engine' | 'encryption' | 'fastPaths' | 'checksums' | 'sharedMemory';
 
 export interface ContractSuiteOptions {
   /** Shown in test names, e.g. `posix`. */
@@ -46,7 +47,7 @@ export interface ContractSuiteOptions {
 
 /** Which groups a driver's declared capabilities and implemented optional calls call for. */
 export function contractGroupsFor(driver: StorageDriver): ContractGroup[] {
-  const groups: ContractGroup[] = ['setup', 'primitives', 'engine'];
+  const groups: ContractGroup[] = ['setup', 'primitives', 'engine', 'encryption'];
   if (typeof driver.readObjectInto === 'function') groups.push('fastPaths');
   if (driver.capabilities.verifiesPutChecksum) groups.push('checksums');
   if (driver.capabilities.acceptsSharedMemory === true) groups.push('sharedMemory');
@@ -57,6 +58,7 @@ const GROUPS: Record<ContractGroup, (ctx: SuiteContext) => void> = {
   setup: setupGroup,
   primitives: primitivesGroup,
   engine: engineGroup,
+  encryption: encryptionGroup,
   fastPaths: fastPathsGroup,
   checksums: checksumGroup,
   sharedMemory: sharedMemoryGroup,

@@ -8,6 +8,7 @@ export {
 export { setupGroup } from './suite/setup-group.js';
 export { primitivesGroup } from './suite/primitives-group.js';
 export { engineGroup } from './suite/engine-group.js';
+export { encryptionGroup, testDataKey } from './suite/encryption-group.js';
 export { fastPathsGroup } from './suite/fast-paths-group.js';
 export { checksumGroup } from './suite/checksum-group.js';
 export type { SuiteContext } from './suite/suite-context.js';

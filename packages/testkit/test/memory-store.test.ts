@@ -12,7 +12,7 @@ const groups = await runDriverContractSuite({
 
 describe('the contract suite on the reference store', () => {
   it('runs every group, the optional ones included (with its fast path on, the store reads into buffers and verifies checksums)', () => {
-    expect(groups).toEqual(['setup', 'primitives', 'engine', 'fastPaths', 'checksums', 'sharedMemory']);
+    expect(groups).toEqual(['setup', 'primitives', 'engine', 'encryption', 'fastPaths', 'checksums', 'sharedMemory']);
   });
 });
 

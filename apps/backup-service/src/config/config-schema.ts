@@ -23,6 +23,14 @@ export const notificationSinkSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** A backend's master key: exactly one of a file (32 bytes, raw or base64) or an environment variable (base64). */
+export const encryptionSchema = z.strictObject({
+  master_key_file: z.string().min(1).optional(),
+  master_key_env: z.string().min(1).optional(),
+  /** Older master keys, still accepted to unwrap data keys not yet re-wrapped (`stowage keys rotate`). */
+  previous_master_key_files: z.array(z.string().min(1)).default([]),
+});
+
 export const backendSchema = z.strictObject({
   name: z
     .string()
@@ -30,6 +38,8 @@ export const backendSchema = z.strictObject({
   /** npm package name of the driver plugin. */
   driver: z.string().min(1, 'must name the npm package of the driver, e.g. @stowage/driver-posix'),
   options: z.record(z.string(), z.unknown()).default({}),
+  /** Client-side encryption of every backup on this backend (docs/encryption.md). */
+  encryption: encryptionSchema.optional(),
   /** Overrides `storage_availability_zone` for this backend. */
   availability_zone: z.string().min(1).optional(),
 });

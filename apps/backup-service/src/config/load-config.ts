@@ -110,6 +110,19 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
       }
     }
   }
+  parsed.backends.forEach((backend, index) => {
+    const encryption = backend.encryption;
+    if (encryption === undefined) return;
+    const sources = [encryption.master_key_file, encryption.master_key_env].filter((value) => value !== undefined).length;
+    if (sources !== 1) {
+      issues.push({
+        path: `backends[${index}].encryption`,
+        message: 'give exactly one of master_key_file (a file holding 32 random bytes, raw or base64) or master_key_env (the name of an environment variable holding them in base64)',
+      });
+    } else if (encryption.master_key_env !== undefined && !process.env[encryption.master_key_env]) {
+      issues.push({ path: `backends[${index}].encryption.master_key_env`, message: `environment variable ${encryption.master_key_env} is not set or empty` });
+    }
+  });
   let serviceDownTime = parsed.service_down_time;
   if (serviceDownTime <= parsed.report_interval) {
     // Cinder's basic_config_check does the same rather than refusing to start.
@@ -149,7 +162,18 @@ export function resolveConfig(raw: unknown, where: { baseDir: string; source: st
     volumesDir: at(parsed.volumes_dir ?? resolve(statePath, 'volumes')),
     notifications: parsed.notifications.map((sink) => (sink.type === 'log' && sink.path ? { ...sink, path: at(sink.path) } : sink)),
     pluginSearchPaths: [where.baseDir, ...parsed.plugin_paths.map(at)],
-    backends: parsed.backends,
+    backends: parsed.backends.map((backend) =>
+      backend.encryption === undefined
+        ? backend
+        : {
+            ...backend,
+            encryption: {
+              ...backend.encryption,
+              ...(backend.encryption.master_key_file === undefined ? {} : { master_key_file: at(backend.encryption.master_key_file) }),
+              previous_master_key_files: backend.encryption.previous_master_key_files.map(at),
+            },
+          },
+    ),
     source: where.source,
     warnings,
   };

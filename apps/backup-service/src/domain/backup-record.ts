@@ -23,7 +23,12 @@ export const backupRecordSchema = z.looseObject({
   created_at: text().nullable().optional(),
   metadata: z.record(text(), text()).nullable().optional(),
   driver_info: z
-    .looseObject({ backend_name: text().nullable().optional(), driver: text().nullable().optional() })
+    .looseObject({
+      backend_name: text().nullable().optional(),
+      driver: text().nullable().optional(),
+      /** The data key of an encrypted backup (its id only). */
+      encryption_key_id: z.string().regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a key id (a UUID)').nullable().optional(),
+    })
     .optional(),
 });
 

@@ -14,6 +14,8 @@ import {
   OperationLimiter,
   defaultBackupPrefix,
   describeError,
+  EncryptionKeyError,
+  InvalidBackupError,
   openRestoreFile,
   openVolumeFile,
   type BackupLocation,
@@ -21,6 +23,7 @@ import {
   type DriverPlugin,
   type ExpectedBackup,
   type Notifier,
+  type ObjectEncryption,
   type RestoreResult,
   type StorageDriver,
 } from '@stowage/core';
@@ -30,6 +33,8 @@ import type { Store } from '../db/store.js';
 import type { LoadedBackend } from '../plugins/plugin-loader.js';
 import type { OperationOutcome, ServiceMetrics } from '../observability/metrics.js';
 import { ProgressTracker, type OperationKind, type TrackedOperation } from '../observability/progress-tracker.js';
+import type { MasterKeys } from '../encryption/master-keys.js';
+import { ProjectKeyStore } from '../encryption/project-keys.js';
 
 export interface BackendRuntime {
   readonly name: string;
@@ -41,6 +46,8 @@ export interface BackendRuntime {
   readonly driver: StorageDriver;
   readonly engine: BackupEngine;
   readonly lifecycle: BackendLifecycle;
+  /** The project data keys, when the backend encrypts (its `encryption` block). */
+  readonly keys: ProjectKeyStore | undefined;
 }
 
 /** What an execution reports back to the operation that asked for it. */
@@ -59,6 +66,9 @@ export interface CreateWork {
   readonly container: string | null;
   /** The parent's data location for an incremental. */
   readonly parent: BackupLocation | undefined;
+  readonly projectId: string;
+  /** The parent's data key (an incremental of an encrypted backup is encrypted with it); null: the parent is plain. */
+  readonly parentEncryptionKeyId: string | null;
 }
 
 /** The volume a create reads. */
@@ -91,6 +101,9 @@ export interface RestoreWork {
   /** What the row says the backup is: metadata that disagrees is refused before the target is touched. */
   readonly expected: ExpectedBackup;
   readonly volumePath: string;
+  readonly projectId: string;
+  /** The row's encryption_key_id: the data key the backup needs. */
+  readonly encryptionKeyId: string | null;
 }
 
 export interface RestoreSteps {
@@ -105,6 +118,8 @@ export interface ImportWork {
   readonly location: BackupLocation;
   /** What the imported record says the backup is: the backend's metadata must agree. */
   readonly expected: ExpectedBackup;
+  readonly projectId: string;
+  readonly encryptionKeyId: string | null;
 }
 
 export interface ImportSteps {
@@ -150,6 +165,8 @@ export interface BackupManagerOptions {
   readonly backends: readonly LoadedBackend[];
   /** Operation counts, durations and bytes moved; none when omitted (tests). */
   readonly metrics?: ServiceMetrics | undefined;
+  /** Master keys of the backends that encrypt, by backend index. */
+  readonly masterKeys?: ReadonlyMap<number, MasterKeys> | undefined;
 }
 
 const OUTCOME_LABEL: Record<ExecutionOutcome['kind'], OperationOutcome> = {
@@ -172,6 +189,7 @@ export class BackupManager {
   readonly progress = new ProgressTracker();
   #hooks: BackendStartHooks | undefined;
   #accepting = true;
+  readonly #masterKeys: ReadonlyMap<number, MasterKeys>;
 
   constructor(options: BackupManagerOptions) {
     this.#config = options.config;
@@ -180,6 +198,7 @@ export class BackupManager {
     this.#logger = options.logger;
     this.#limiter = new OperationLimiter(options.config.maxOperations);
     this.#metrics = options.metrics;
+    this.#masterKeys = options.masterKeys ?? new Map();
     for (const loaded of options.backends) this.#addBackend(loaded);
   }
 
@@ -197,6 +216,8 @@ export class BackupManager {
       },
     });
     const engine = new BackupEngine({ driver, backendName: name, compression: { algorithm: config.compression } });
+    const masters = this.#masterKeys.get(loaded.index);
+    const keys = masters === undefined ? undefined : new ProjectKeyStore(driver, name, masters);
     const store = this.#store;
     const lifecycle = new BackendLifecycle({
       serviceHost,
@@ -226,6 +247,7 @@ export class BackupManager {
       driver,
       engine,
       lifecycle,
+      keys,
     });
   }
 
@@ -345,6 +367,14 @@ export class BackupManager {
     const volume = await steps.started(location);
     if (!volume) return { kind: 'skipped' };
 
+    let encryption: ObjectEncryption | undefined;
+    try {
+      encryption = await this.#createKey(runtime, work);
+    } catch (error) {
+      const reason = describeError(error);
+      await steps.failed(reason, error);
+      return { kind: 'failed', reason };
+    }
     const source = await openVolumeFile(volume.path);
     let lastDecile = 0;
     const bytes = this.#metrics?.bytesCounters(runtime.name);
@@ -360,6 +390,7 @@ export class BackupManager {
         source,
         signal,
         parent: work.parent,
+        encryption,
         extra: { volume_size_gib: volume.sizeGiB, volume_metadata: volume.metadata },
         onProgress: ({ bytesDone, bytesTotal, bytesStored = 0 }) => {
           // Once per chunk: counters take the difference, the tracker the running totals.
@@ -394,6 +425,41 @@ export class BackupManager {
     }
   }
 
+  /**
+   * The data key a create uses: an incremental keeps its parent's (plain stays plain), a full backup on an
+   * encrypting backend takes its project's current key.
+   */
+  async #createKey(runtime: BackendRuntime, work: CreateWork): Promise<ObjectEncryption | undefined> {
+    if (work.parent !== undefined) {
+      if (work.parentEncryptionKeyId === null) {
+        if (runtime.keys !== undefined) {
+          throw new InvalidBackupError(`backend ${runtime.name} encrypts its backups, and the parent backup is not encrypted: an incremental cannot mix the two, take a full backup`);
+        }
+        return undefined;
+      }
+      if (runtime.keys === undefined) {
+        throw new EncryptionKeyError(
+          `the parent backup is encrypted with data key ${work.parentEncryptionKeyId}, and backend ${runtime.name} has no encryption configured: configure its encryption master key`,
+          work.parentEncryptionKeyId,
+        );
+      }
+      return runtime.keys.key(work.projectId, work.parentEncryptionKeyId);
+    }
+    return runtime.keys?.keyForNewBackup(work.projectId);
+  }
+
+  /** The data key a restore or import of an encrypted backup needs (undefined for a plain one). */
+  async #backupKey(runtime: BackendRuntime, projectId: string, keyId: string | null): Promise<ObjectEncryption | undefined> {
+    if (keyId === null) return undefined;
+    if (runtime.keys === undefined) {
+      throw new EncryptionKeyError(
+        `the backup is encrypted with data key ${keyId}, and backend ${runtime.name} has no encryption configured: configure the master key that wraps it`,
+        keyId,
+      );
+    }
+    return runtime.keys.key(projectId, keyId);
+  }
+
   /** Abort a create of `backupId` running (or queued) here, and wait until it has settled. */
   async abortCreate(backupId: string): Promise<void> {
     const running = [...this.#running].filter((operation) => operation.backupId === backupId);
@@ -426,7 +492,8 @@ export class BackupManager {
     const restored = this.#metrics?.bytesCounters(runtime.name).restored;
     let counted = 0;
     try {
-      const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
+      const encryption = await this.#backupKey(runtime, work.projectId, work.encryptionKeyId);
+      const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected, encryption);
       progress.enter('transferring');
       // The engine verifies every block's sha256. The volume file keeps its own (possibly larger) size.
       const result = await runtime.engine.restore({
@@ -434,6 +501,7 @@ export class BackupManager {
         target,
         signal,
         expected: work.expected,
+        encryption,
         onProgress: ({ bytesDone, bytesTotal }) => {
           progress.update(bytesDone, bytesTotal);
           restored?.inc(bytesDone - counted);
@@ -463,7 +531,8 @@ export class BackupManager {
       if (!runtime || !work) return { kind: 'skipped' };
       progress.enter('transferring');
       try {
-        const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected);
+        const encryption = await this.#backupKey(runtime, work.projectId, work.encryptionKeyId);
+        const metadata = await runtime.engine.readMetadata(work.location, signal, work.expected, encryption);
         await steps.finished(metadata.objects.length, { driverName: runtime.plugin.name, backendName: runtime.name });
         this.#logger.info({ backup: backupId, host: serviceHost }, 'backup imported');
         return { kind: 'done' };

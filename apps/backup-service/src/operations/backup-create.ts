@@ -206,7 +206,15 @@ function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLoc
       const backup = await store.getBackup(backupId);
       if (!backup || backup.status !== BackupStatus.Creating || backup.host !== host) return undefined;
       notifier.notify(BackupEvents.createStart, backupUsagePayload(backup));
-      return { backupId, volumeId: backup.volume_id, container: backup.container, parent };
+      const parentRow = accepted.parent_id ? await store.getBackup(accepted.parent_id) : undefined;
+      return {
+        backupId,
+        volumeId: backup.volume_id,
+        container: backup.container,
+        parent,
+        projectId: backup.project_id,
+        parentEncryptionKeyId: parentRow?.encryption_key_id ?? null,
+      };
     },
     async started(location) {
       volume = await store.getVolume(accepted.volume_id);
@@ -237,7 +245,13 @@ function createSteps(deps: OperationDeps, accepted: BackupRow, parent: BackupLoc
     async finished(result) {
       const done = await store.updateBackup(
         backupId,
-        { status: BackupStatus.Available, size: volume!.size, object_count: result.objectCount, fail_reason: null },
+        {
+          status: BackupStatus.Available,
+          size: volume!.size,
+          object_count: result.objectCount,
+          fail_reason: null,
+          encryption_key_id: result.metadata.encryption?.keyId ?? null,
+        },
         { status: [BackupStatus.Creating], host },
       );
       await store.restoreVolumeAfterBackup(accepted.volume_id);

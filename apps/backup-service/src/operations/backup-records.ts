@@ -68,7 +68,14 @@ export function exportRecord(backup: BackupRow, driverPackage: string | undefine
     data_timestamp: backup.data_timestamp,
     created_at: backup.created_at,
     metadata: parseStringRecord(backup.metadata),
-    driver_info: { format: RECORD_FORMAT, backend_name: backup.backend_name, driver: backup.service, package: driverPackage ?? null },
+    driver_info: {
+      format: RECORD_FORMAT,
+      backend_name: backup.backend_name,
+      driver: backup.service,
+      package: driverPackage ?? null,
+      // The data key's id (not the key): the importing service finds it, wrapped, on the backend.
+      encryption_key_id: backup.encryption_key_id,
+    },
   };
 }
 
@@ -94,7 +101,9 @@ export async function importBackupRecord(deps: OperationDeps, caller: Caller, re
   // import would block another project's delete of its own backup.
   const parent = record.parent_id ? await store.getBackup(record.parent_id, caller.projectId) : undefined;
   const parentId = parent && parent.backend_name === placed.backendName ? parent.id : null;
-  const row = newBackupRow({
+  const keyId = record.driver_info?.encryption_key_id;
+  const row: BackupRow = {
+    ...newBackupRow({
     id: record.id,
     projectId: caller.projectId,
     userId: caller.userId,
@@ -113,7 +122,9 @@ export async function importBackupRecord(deps: OperationDeps, caller: Caller, re
     dataTimestamp: record.data_timestamp ?? null,
     // Verified here at once (placement picked a local backend): no other host's claim takes it.
     worker: deps.work?.workerId ?? null,
-  });
+    }),
+    encryption_key_id: typeof keyId === 'string' && /^[0-9a-f-]{1,36}$/i.test(keyId) ? keyId : null,
+  };
   await quotas.reserveBackup(caller.projectId, record.size, async () => {
     // A soft-deleted row of the same id is revived, as Cinder does.
     if (existing) {
@@ -133,7 +144,12 @@ function importSteps(deps: OperationDeps, backupId: string): ImportSteps {
     async begin() {
       const backup = await store.getBackup(backupId);
       if (!backup || backup.status !== BackupStatus.Creating || !backup.container || !backup.service_metadata) return undefined;
-      return { location: { container: backup.container, prefix: backup.service_metadata }, expected: expectedBackupOf(backup) };
+      return {
+        location: { container: backup.container, prefix: backup.service_metadata },
+        expected: expectedBackupOf(backup),
+        projectId: backup.project_id,
+        encryptionKeyId: backup.encryption_key_id,
+      };
     },
     async finished(objectCount, backend) {
       await store.updateBackup(

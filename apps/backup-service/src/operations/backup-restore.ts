@@ -150,6 +150,8 @@ function restoreSteps(deps: OperationDeps, backupId: string, volumeId: string): 
         location: { container: backup.container, prefix: backup.service_metadata },
         expected: expectedBackupOf(backup),
         volumePath: target.path,
+        projectId: backup.project_id,
+        encryptionKeyId: backup.encryption_key_id,
       };
     },
     async finished(result, sourceVolumeMetadata) {

@@ -1,6 +1,8 @@
 import {
   AbortedError,
+  AuthenticationFailedError,
   ChecksumMismatchError,
+  EncryptionKeyError,
   ConfigError,
   InvalidBackupError,
   NotFoundError,
@@ -39,6 +41,17 @@ import {
   type DigestSource,
 } from './digest-table.js';
 import { BlockSourceMap, ZERO_SOURCE, type SourcedInterval } from './block-map.js';
+import {
+  BACKUP_FORMAT_V3_ENCRYPTED,
+  ENCRYPTION_ALGORITHM,
+  ENVELOPE_OVERHEAD,
+  objectAad,
+  open,
+  seal,
+  sealMetadata,
+  splitEncryptedMetadata,
+  type ObjectEncryption,
+} from './object-crypto.js';
 
 const MiB = 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE = 32 * 1024;
@@ -78,6 +91,8 @@ export interface BackupRequest extends BackupLocation {
   readonly onProgress?: ((progress: Progress) => void) | undefined;
   readonly extra?: Record<string, unknown> | undefined;
   readonly createdAt?: Date | undefined;
+  /** Encrypt every object with this data key (format v3-encrypted); an incremental's parent must use the same key. */
+  readonly encryption?: ObjectEncryption | undefined;
 }
 
 export interface BackupResult {
@@ -106,6 +121,8 @@ export interface RestoreRequest extends BackupLocation {
   readonly expected?: ExpectedBackup | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((progress: Progress) => void) | undefined;
+  /** The data key of an encrypted backup's chain; a backup recorded as encrypted must be given it. */
+  readonly encryption?: ObjectEncryption | undefined;
 }
 
 export interface RestoreResult {
@@ -119,6 +136,8 @@ export interface RestoreResult {
 interface ChainObject {
   /** The container of the chain member that stored it: an incremental's parent may live in another one. */
   readonly container: string;
+  /** The chain member's backup id (bound into an encrypted object's associated data). */
+  readonly backupId: string;
   readonly key: string;
   readonly record: StoredObjectRecord;
   /** The blocks `[first, end)` of which this object holds the newest copy. */
@@ -170,11 +189,11 @@ export class BackupEngine {
 
   /** Back up `source` (incrementally when `parent` is given). Resolves only once every object is stored. */
   async backup(request: BackupRequest): Promise<BackupResult> {
-    const { container, prefix, source, signal } = request;
+    const { container, prefix, source, signal, encryption } = request;
     throwIfAborted(signal, `backup ${request.backupId}`);
     await this.driver.ensureContainer(container, { signal });
 
-    const parent = request.parent ? await this.#loadParent(request.parent, signal) : undefined;
+    const parent = request.parent ? await this.#loadParent(request.parent, signal, encryption) : undefined;
     const volumeSize = source.size;
     const geometry = new BlockGeometry(volumeSize, this.blockSize, DEFAULT_BLOCKS_PER_SEGMENT);
     const segmentWriter = new DigestSegmentWriter(geometry, request.backupId);
@@ -187,10 +206,12 @@ export class BackupEngine {
     // Buffers are recycled, so memory stays flat: a chunk buffer per in-flight task plus the one being read, and
     // as many output and upload buffers. Chunk and output buffers are shared with the codec workers (worked on in
     // place); for a driver that cannot take shared memory the stored bytes are copied once into an upload buffer,
-    // the one copy its fetch requires.
-    const chunkBuffers = new BufferPool(this.chunkSize);
-    const outputBuffers = new BufferPool(this.chunkSize);
-    const uploadBuffers = new BufferPool(this.chunkSize, 'plain');
+    // the one copy its fetch requires. Encrypted chunks are sealed on the codec workers into the chunk or output
+    // buffer: room for the envelope.
+    const room = encryption === undefined ? this.chunkSize : this.chunkSize + ENVELOPE_OVERHEAD;
+    const chunkBuffers = new BufferPool(room);
+    const outputBuffers = new BufferPool(room);
+    const uploadBuffers = new BufferPool(room, 'plain');
     const sharedUploads = this.driver.capabilities.acceptsSharedMemory === true;
     const zeroRunLists: BlockRun[][] = [];
     const holeRuns: BlockRun[] = [];
@@ -200,11 +221,12 @@ export class BackupEngine {
       for (const { index, bytes, compression } of completed) {
         if (bytes === null) continue;
         const name = digestSegmentName(index);
-        const digest = sha256(bytes).toString('hex');
+        const stored = encryption === undefined ? bytes : seal(encryption.key, objectAad(request.backupId, name), bytes);
+        const digest = sha256(stored).toString('hex');
         written = true;
-        await this.#put(container, prefix + name, bytes, digest, signal);
-        segments.push({ index, name, length: bytes.length, sha256: digest, ...(compression && { compression }) });
-        storedBytes += bytes.length;
+        await this.#put(container, prefix + name, stored, digest, signal);
+        segments.push({ index, name, length: stored.length, sha256: digest, ...(compression && { compression }) });
+        storedBytes += stored.length;
       }
     };
     const extentsOf = windowedExtents(source, this.chunkSize * EXTENT_WINDOW_CHUNKS);
@@ -241,6 +263,8 @@ export class BackupEngine {
           chunkBuffers.give(buffer);
           throw new InvalidBackupError(`volume ${request.volumeId} ended at byte ${offset + read}, expected ${volumeSize}`);
         }
+        // An encrypted chunk's name is fixed before it is sealed (it is in the associated data): its region's.
+        const sealedName = encryption === undefined ? undefined : chunkObjectName(offset / this.chunkSize + 1);
         await window.add(async () => {
           const encoded = await this.#codec.encode({
             chunk: buffer,
@@ -251,6 +275,7 @@ export class BackupEngine {
             compression: this.compression,
             hashStored: this.driver.capabilities.verifiesPutChecksum,
             holes,
+            seal: sealedName === undefined ? null : { key: encryption!.key, aad: objectAad(request.backupId, sealedName) },
           });
           const { result, stored } = encoded;
           const releaseShared = () => {
@@ -268,7 +293,7 @@ export class BackupEngine {
             zeroRunLists.push(result.zeroRuns);
             if (upload !== undefined) {
               sequence += 1;
-              const name = chunkObjectName(sequence);
+              const name = sealedName ?? chunkObjectName(sequence);
               written = true;
               await this.#put(container, prefix + name, upload, result.storedSha256, signal);
               const { compression, rawLength, runs } = result;
@@ -294,7 +319,7 @@ export class BackupEngine {
       segments.sort((a, b) => a.index - b.index);
       const zeroRuns = mergeRuns([...holeRuns, ...zeroRunLists.flat()]);
       const metadata: BackupMetadata = {
-        format: BACKUP_FORMAT_V2,
+        format: encryption === undefined ? BACKUP_FORMAT_V2 : BACKUP_FORMAT_V3_ENCRYPTED,
         backupId: request.backupId,
         volumeId: request.volumeId,
         parent: request.parent && parent ? { ...request.parent, backupId: parent.backupId } : null,
@@ -307,8 +332,10 @@ export class BackupEngine {
         digestSegments: { blocksPerSegment: geometry.blocksPerSegment, segments },
         stats: { changedBytes, storedBytes },
         extra: request.extra ?? {},
+        ...(encryption === undefined ? {} : { encryption: { keyId: encryption.keyId, algorithm: ENCRYPTION_ALGORITHM } }),
       };
-      const metadataBytes = serializeMetadata(metadata);
+      const json = serializeMetadata(metadata);
+      const metadataBytes = encryption === undefined ? json : sealMetadata(encryption, request.backupId, METADATA_OBJECT, json);
       await this.#put(container, prefix + METADATA_OBJECT, metadataBytes, sha256(metadataBytes).toString('hex'), signal);
       return { objectCount: objects.length, storedBytes, changedBytes, volumeSize, metadata };
     } catch (error) {
@@ -330,7 +357,12 @@ export class BackupEngine {
    * Read a backup's metadata; `InvalidBackupError` when it is missing (the backup is incomplete or gone), or when
    * it disagrees with `expected` (what the caller's records say the backup is).
    */
-  async readMetadata(location: BackupLocation, signal?: AbortSignal, expected?: ExpectedBackup): Promise<BackupMetadata> {
+  async readMetadata(
+    location: BackupLocation,
+    signal?: AbortSignal,
+    expected?: ExpectedBackup,
+    encryption?: ObjectEncryption,
+  ): Promise<BackupMetadata> {
     const key = location.prefix + METADATA_OBJECT;
     const bytes = await this.#getObject(location.container, key, MAX_METADATA_BYTES, signal).catch(
       (error: unknown) => {
@@ -343,9 +375,40 @@ export class BackupEngine {
         throw error;
       },
     );
-    const metadata = parseMetadata(bytes, `${location.container}/${key}`);
+    const metadata = parseMetadata(this.#openMetadata(location, bytes, encryption), `${location.container}/${key}`);
     if (expected) this.#checkIdentity(location, metadata, expected);
     return metadata;
+  }
+
+  /**
+   * The metadata JSON of an encrypted backup (opened with `encryption`), or a plain one's bytes. A backup the
+   * caller knows as encrypted must be: plain metadata in its place is refused, so storage cannot downgrade it.
+   */
+  #openMetadata(location: BackupLocation, bytes: Buffer, encryption: ObjectEncryption | undefined): Buffer {
+    const key = location.prefix + METADATA_OBJECT;
+    const details = { backend: this.backendName, container: location.container, object: key };
+    const where = `backup ${location.container}/${location.prefix} on backend ${this.backendName}`;
+    const sealed = splitEncryptedMetadata(bytes);
+    if (sealed === undefined) {
+      if (encryption !== undefined) {
+        throw new InvalidBackupError(`${where} is not encrypted, but was expected encrypted with key ${encryption.keyId}: its metadata was replaced, or the chain mixes plain and encrypted backups (take a full backup)`, details);
+      }
+      return bytes;
+    }
+    const { header, envelope } = sealed;
+    if (encryption === undefined || encryption.keyId !== header.keyId) {
+      const given = encryption === undefined ? 'no key was given' : `key ${encryption.keyId} was given`;
+      throw new EncryptionKeyError(`${where} is encrypted with data key ${header.keyId}; ${given}: configure the backend's encryption master key that wraps it`, header.keyId, details);
+    }
+    const plain = open(encryption.key, objectAad(header.backupId, METADATA_OBJECT), envelope);
+    if (plain === undefined) {
+      throw new AuthenticationFailedError(`object ${location.container}/${key} on backend ${this.backendName} fails authentication: altered, another backup's metadata, or data key ${header.keyId} is not the one it was sealed with`, details);
+    }
+    const inner = JSON.parse(plain.toString('utf8')) as { backupId?: unknown };
+    if (inner.backupId !== header.backupId) {
+      throw new InvalidBackupError(`${where}: sealed metadata of backup ${String(inner.backupId)} under a header of backup ${header.backupId}`, details);
+    }
+    return plain;
   }
 
   #checkIdentity(location: BackupLocation, metadata: BackupMetadata, expected: ExpectedBackup): void {
@@ -367,14 +430,14 @@ export class BackupEngine {
     }
   }
 
-  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined): Promise<ParentDigests> {
-    const metadata = await this.readMetadata(parent, signal);
+  async #loadParent(parent: BackupLocation, signal: AbortSignal | undefined, encryption: ObjectEncryption | undefined): Promise<ParentDigests> {
+    const metadata = await this.readMetadata(parent, signal, undefined, encryption);
     if (metadata.blockSize !== this.blockSize) {
       throw new InvalidBackupError(
         `parent backup ${metadata.backupId} uses ${metadata.blockSize}-byte blocks, this backend ${this.blockSize}: the block size changed, take a full backup`,
       );
     }
-    const { geometry, digests } = await this.#digestSource(parent, metadata, signal);
+    const { geometry, digests } = await this.#digestSource(parent, metadata, signal, encryption);
     // The volume may have grown since: blocks past the parent's end have no parent digest (they are all changed).
     const digestsOf = async (first: number, count: number) => {
       const known = Math.min(count, geometry.blocks - first);
@@ -386,7 +449,12 @@ export class BackupEngine {
   }
 
   /** The digests a backup recorded for its blocks: v2 segments as needed, or v1's single object loaded whole. */
-  async #digestSource(location: BackupLocation, metadata: BackupMetadata, signal: AbortSignal | undefined): Promise<{ geometry: BlockGeometry; digests: DigestSource }> {
+  async #digestSource(
+    location: BackupLocation,
+    metadata: BackupMetadata,
+    signal: AbortSignal | undefined,
+    encryption?: ObjectEncryption,
+  ): Promise<{ geometry: BlockGeometry; digests: DigestSource }> {
     const { container, prefix } = location;
     if (metadata.digestSegments !== undefined) {
       const geometry = new BlockGeometry(metadata.volumeSize, metadata.blockSize, metadata.digestSegments.blocksPerSegment);
@@ -396,6 +464,14 @@ export class BackupEngine {
         container,
         prefix,
         fetch: (key, maxBytes) => this.#getObject(container, key, maxBytes, signal),
+        open:
+          metadata.format === BACKUP_FORMAT_V3_ENCRYPTED && encryption !== undefined
+            ? (name, bytes) => {
+                const plain = open(encryption.key, objectAad(metadata.backupId, name), bytes);
+                if (plain === undefined) throw this.#authenticationFailed(container, prefix + name);
+                return plain;
+              }
+            : undefined,
       });
       return { geometry, digests };
     }
@@ -445,6 +521,13 @@ export class BackupEngine {
     }
   }
 
+  #authenticationFailed(container: string, key: string): AuthenticationFailedError {
+    return new AuthenticationFailedError(
+      `object ${container}/${key} on backend ${this.backendName} fails authentication (AES-256-GCM): it was altered, or was moved from another backup, project or position`,
+      { backend: this.backendName, container, object: key },
+    );
+  }
+
   #tooLong(error: unknown, container: string, key: string): unknown {
     if (!(error instanceof RangeError)) return error;
     return new ChecksumMismatchError(`object ${container}/${key} on backend ${this.backendName}: ${error.message}`, {
@@ -460,6 +543,7 @@ export class BackupEngine {
     location: BackupLocation,
     signal?: AbortSignal,
     expected?: ExpectedBackup,
+    encryption?: ObjectEncryption,
   ): Promise<Array<{ location: BackupLocation; metadata: BackupMetadata }>> {
     const chain: Array<{ location: BackupLocation; metadata: BackupMetadata }> = [];
     let next: BackupLocation | null = location;
@@ -469,7 +553,7 @@ export class BackupEngine {
       const id = `${next.container}/${next.prefix}`;
       if (seen.has(id) || chain.length > 10_000) throw new InvalidBackupError(`backup chain through ${id} loops`);
       seen.add(id);
-      const metadata = await this.readMetadata(next, signal, nextExpected);
+      const metadata = await this.readMetadata(next, signal, nextExpected, encryption);
       chain.unshift({ location: next, metadata });
       // A parent must be the backup its child names, wherever it is found.
       nextExpected = metadata.parent ? { backupId: metadata.parent.backupId } : undefined;
@@ -484,8 +568,8 @@ export class BackupEngine {
    * `ChecksumMismatchError` naming the object. Only the newest copy of each block is fetched and written.
    */
   async restore(request: RestoreRequest): Promise<RestoreResult> {
-    const { signal } = request;
-    const chain = await this.readChain(request, signal, request.expected);
+    const { signal, encryption } = request;
+    const chain = await this.readChain(request, signal, request.expected, encryption);
     const newest = chain[chain.length - 1]!;
     const { volumeSize, blockSize } = newest.metadata;
     for (const { metadata } of chain) {
@@ -493,7 +577,7 @@ export class BackupEngine {
         throw new InvalidBackupError(`backup ${metadata.backupId} in the chain uses a different block size`);
       }
     }
-    const { geometry, digests } = await this.#digestSource(request, newest.metadata, signal);
+    const { geometry, digests } = await this.#digestSource(request, newest.metadata, signal, encryption);
 
     // Which chain object holds each block's newest copy, as intervals (newest member first).
     const objects: ChainObject[] = [];
@@ -501,7 +585,7 @@ export class BackupEngine {
     for (const { location, metadata } of chain) {
       const intervals: SourcedInterval[] = metadata.zeroRuns.map(([first, count]) => [first, first + count, ZERO_SOURCE]);
       for (const record of metadata.objects) {
-        const index = objects.push({ container: location.container, key: location.prefix + record.name, record, live: [] }) - 1;
+        const index = objects.push({ container: location.container, backupId: metadata.backupId, key: location.prefix + record.name, record, live: [] }) - 1;
         for (const [first, count] of record.runs) intervals.push([first, first + count, index]);
       }
       members.push(intervals);
@@ -532,7 +616,8 @@ export class BackupEngine {
 
     await request.target.prepare(volumeSize);
     const bufferSize = Math.max(...chain.map(({ metadata }) => metadata.chunkSize));
-    const buffers = { stored: new BufferPool(bufferSize), output: new BufferPool(bufferSize) };
+    const sealed = encryption === undefined ? 0 : ENVELOPE_OVERHEAD;
+    const buffers = { stored: new BufferPool(bufferSize + sealed), output: new BufferPool(bufferSize) };
     let bytesDone = 0;
     const window = new TaskWindow(this.concurrency);
     try {
@@ -614,11 +699,12 @@ export class BackupEngine {
       volumeSize,
       live,
       expected,
+      open: request.encryption === undefined ? null : { key: request.encryption.key, aad: objectAad(object.backupId, record.name) },
     });
     stored = decoded.stored;
     let written = 0;
     try {
-      if (!decoded.result.ok) throw corrupt(decoded.result.reason);
+      if (!decoded.result.ok) throw decoded.result.authenticationFailed ? this.#authenticationFailed(container, key) : corrupt(decoded.result.reason);
       for (const [start, end, volumeOffset] of decoded.result.spans) {
         await request.target.write(decoded.raw.subarray(start, end), volumeOffset);
         written += end - start;

@@ -7,6 +7,13 @@
 import { createHash } from 'node:crypto';
 import { appendToRuns, DIGEST_BYTES, isAllZero, zeroDigest, type BlockRun } from './blocks.js';
 import { compressInto, decompressInto, looksIncompressible, type CompressionAlgorithm, type CompressionSettings } from './compression.js';
+import { openInto, sealInto } from './object-crypto.js';
+
+/** Seal (encode) or open (decode) the stored bytes with AES-256-GCM: the data key and the object's associated data. */
+export interface CodecSealing {
+  readonly key: Uint8Array;
+  readonly aad: Uint8Array;
+}
 
 export interface EncodeJob {
   /** The chunk's bytes. Changed blocks are compacted to its front in place (no allocation). */
@@ -26,6 +33,11 @@ export interface EncodeJob {
    * bytes in `chunk` were never read or cleared). Absent: every block is read.
    */
   readonly holes?: Uint8Array | undefined;
+  /**
+   * Encrypt the stored bytes after compression (encrypted backups). The chunk and output buffers' memory must then
+   * have `ENVELOPE_OVERHEAD` bytes of room past the chunk size: the envelope goes to whichever one is free.
+   */
+  readonly seal?: CodecSealing | null | undefined;
 }
 
 export interface EncodeResult {
@@ -46,6 +58,11 @@ export interface EncodeResult {
 
 function sha256Of(data: Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
+}
+
+/** The whole memory behind a view from its start (the pools' buffers are views of `length` bytes of a larger one). */
+function wholeMemory(view: Uint8Array): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.buffer.byteLength - view.byteOffset);
 }
 
 function asBuffer(data: Uint8Array): Buffer {
@@ -87,14 +104,22 @@ export function encodeChunk(job: EncodeJob): EncodeResult {
   const raw = chunk.subarray(0, rawLength);
   const compressedLength = looksIncompressible(raw, job.compression) ? -1 : compressInto(raw, job.output, job.compression);
   const compressed = compressedLength >= 0;
-  const stored = compressed ? job.output.subarray(0, compressedLength) : raw;
+  let stored: Uint8Array = compressed ? job.output.subarray(0, compressedLength) : raw;
+  let storedIn: 'output' | 'chunk' = compressed ? 'output' : 'chunk';
+  if (job.seal) {
+    // Into the buffer not holding the plaintext: the raw chunk is no longer needed once compressed, nor the
+    // output buffer when compression was skipped.
+    const target = wholeMemory(compressed ? job.chunk : job.output);
+    stored = target.subarray(0, sealInto(job.seal.key, job.seal.aad, stored, target));
+    storedIn = compressed ? 'chunk' : 'output';
+  }
   return {
     digests,
     runs,
     zeroRuns,
     rawLength,
     compression: compressed ? job.compression.algorithm : 'none',
-    storedIn: compressed ? 'output' : 'chunk',
+    storedIn,
     storedLength: stored.length,
     storedSha256: job.hashStored ? sha256Of(stored).toString('hex') : undefined,
   };
@@ -113,6 +138,8 @@ export interface DecodeJob {
   readonly live: Uint8Array;
   /** Expected sha256 of each payload block, 32 bytes each, in payload order (only live ones are checked). */
   readonly expected: Uint8Array;
+  /** Decrypt the stored bytes first (encrypted backups); they are replaced by the plaintext in place. */
+  readonly open?: CodecSealing | null | undefined;
 }
 
 /** Spans of the raw bytes to write: [start, end, offset in the volume]. */
@@ -120,7 +147,7 @@ export type WriteSpan = [start: number, end: number, volumeOffset: number];
 
 export type DecodeResult =
   | { readonly ok: true; readonly rawIn: 'stored' | 'output'; readonly spans: WriteSpan[] }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly authenticationFailed?: true };
 
 /** Filesystem page size: the unit in which a file's holes are allocated. */
 const PAGE_BYTES = 4096;
@@ -143,12 +170,20 @@ function addNonZeroPages(spans: WriteSpan[], raw: Buffer, start: number, length:
 }
 
 export function decodeChunk(job: DecodeJob): DecodeResult {
+  let stored = job.stored;
+  if (job.open) {
+    const length = openInto(job.open.key, job.open.aad, stored, stored);
+    if (length === undefined) {
+      return { ok: false, authenticationFailed: true, reason: 'it fails authentication (AES-256-GCM): altered, or another backup\'s, project\'s or position\'s object' };
+    }
+    stored = stored.subarray(0, length);
+  }
   let raw: Buffer;
-  if (job.compression === 'none') raw = asBuffer(job.stored);
+  if (job.compression === 'none') raw = asBuffer(stored);
   else {
     let length: number;
     try {
-      length = decompressInto(job.stored, job.output.subarray(0, job.rawLength), job.compression);
+      length = decompressInto(stored, job.output.subarray(0, job.rawLength), job.compression);
     } catch (error) {
       return { ok: false, reason: `${job.compression} data does not decompress (${(error as Error).message})` };
     }

@@ -88,7 +88,10 @@ export class CodecPool {
     if (response.kind !== 'encode') throw new Error('codec worker answered an encode job with something else');
     const [chunk, output] = response.buffers.map(toBuffer) as [Buffer, Buffer];
     const { storedIn, storedLength } = response.result;
-    return { result: response.result, chunk, output, stored: (storedIn === 'output' ? output : chunk).subarray(0, storedLength) };
+    const holder = storedIn === 'output' ? output : chunk;
+    // An encrypted chunk's envelope may run past the view's length into its buffer's spare room.
+    const stored = storedLength <= holder.length ? holder.subarray(0, storedLength) : Buffer.from(holder.buffer, holder.byteOffset, storedLength);
+    return { result: response.result, chunk, output, stored };
   }
 
   async decode(job: DecodeJob): Promise<DecodedChunk> {

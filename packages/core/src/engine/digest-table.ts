@@ -230,6 +230,8 @@ export interface SegmentFetchContext {
   readonly prefix: string;
   /** Fetch an object of at most `maxBytes`. */
   fetch(key: string, maxBytes: number): Promise<Buffer>;
+  /** Encrypted backups: the segment object's plaintext (throws when it fails authentication). */
+  readonly open?: ((name: string, bytes: Buffer) => Buffer) | undefined;
 }
 
 /**
@@ -293,24 +295,26 @@ async function loadSegment(geometry: BlockGeometry, record: DigestSegmentRecord 
   if (stored.length !== record.length || sha256(stored).toString('hex') !== record.sha256) {
     throw new ChecksumMismatchError(`${where} does not match its recorded length and checksum`, details);
   }
-  let bytes = stored;
+  // Sealed segments are opened first (they were sealed after compression), then decompressed.
+  const opened = context.open === undefined ? stored : context.open(record.name, stored);
+  let plain = opened;
   if (record.compression !== undefined) {
     // The header is a short line; room for it and the digests is all a well-formed segment needs.
-    bytes = Buffer.allocUnsafe(blocks * DIGEST_BYTES + MAX_HEADER_BYTES);
+    plain = Buffer.allocUnsafe(blocks * DIGEST_BYTES + MAX_HEADER_BYTES);
     try {
-      bytes = bytes.subarray(0, decompressInto(stored, bytes, record.compression));
+      plain = plain.subarray(0, decompressInto(opened, plain, record.compression));
     } catch (cause) {
       throw new InvalidBackupError(`${where} does not decompress`, { ...details, cause });
     }
   }
-  const newline = bytes.indexOf(0x0a);
+  const newline = plain.indexOf(0x0a);
   let header: Partial<DigestSegmentHeader> | undefined;
   try {
-    header = newline < 0 ? undefined : (JSON.parse(bytes.subarray(0, newline).toString('utf8')) as DigestSegmentHeader);
+    header = newline < 0 ? undefined : (JSON.parse(plain.subarray(0, newline).toString('utf8')) as DigestSegmentHeader);
   } catch {
     header = undefined;
   }
-  const digests = bytes.subarray(newline + 1);
+  const digests = plain.subarray(newline + 1);
   if (
     header?.format !== SHA256_SEGMENT_MAGIC ||
     header.backupId !== context.backupId ||

@@ -11,10 +11,13 @@ import { InvalidBackupError } from '@stowage/driver-contract';
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from './compression.js';
 import { DIGEST_BYTES, type BlockRun } from './blocks.js';
 import type { DigestSegmentRecord } from './digest-table.js';
+import { BACKUP_FORMAT_V3_ENCRYPTED, ENCRYPTION_ALGORITHM } from './object-crypto.js';
 
 export const BACKUP_FORMAT_V1 = 'stowage.backup/v1';
 export const BACKUP_FORMAT_V2 = 'stowage.backup/v2';
-export type BackupFormat = typeof BACKUP_FORMAT_V1 | typeof BACKUP_FORMAT_V2;
+export { BACKUP_FORMAT_V3_ENCRYPTED };
+/** v3-encrypted is v2 with every object sealed (object-crypto.ts): same layout, same digest segments. */
+export type BackupFormat = typeof BACKUP_FORMAT_V1 | typeof BACKUP_FORMAT_V2 | typeof BACKUP_FORMAT_V3_ENCRYPTED;
 export const SHA256_OBJECT_MAGIC = 'stowage.sha256/v1';
 
 export const METADATA_OBJECT = 'metadata';
@@ -72,6 +75,8 @@ export interface BackupMetadata {
   };
   /** Opaque caller data (volume metadata, notes); not interpreted by the engine. */
   readonly extra: Record<string, unknown>;
+  /** v3-encrypted: the data key every object of this backup is sealed with. */
+  readonly encryption?: { readonly keyId: string; readonly algorithm: typeof ENCRYPTION_ALGORITHM } | undefined;
 }
 
 export function serializeMetadata(metadata: BackupMetadata): Buffer {
@@ -89,9 +94,9 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
   if (metadata === null || typeof metadata !== 'object') {
     throw new InvalidBackupError(`backup metadata ${where} is not an object`);
   }
-  if (metadata.format !== BACKUP_FORMAT_V1 && metadata.format !== BACKUP_FORMAT_V2) {
+  if (metadata.format !== BACKUP_FORMAT_V1 && metadata.format !== BACKUP_FORMAT_V2 && metadata.format !== BACKUP_FORMAT_V3_ENCRYPTED) {
     throw new InvalidBackupError(
-      `backup metadata ${where} has format ${JSON.stringify(metadata.format)}; this version of Stowage reads ${BACKUP_FORMAT_V1} and ${BACKUP_FORMAT_V2}`,
+      `backup metadata ${where} has format ${JSON.stringify(metadata.format)}; this version of Stowage reads ${BACKUP_FORMAT_V1}, ${BACKUP_FORMAT_V2} and ${BACKUP_FORMAT_V3_ENCRYPTED}`,
     );
   }
   const numbers = ['volumeSize', 'blockSize', 'chunkSize'] as const;
@@ -107,7 +112,7 @@ export function parseMetadata(bytes: Buffer, where: string): BackupMetadata {
   if (metadata.format === BACKUP_FORMAT_V1 && metadata.sha256Object === undefined) {
     throw new InvalidBackupError(`backup metadata ${where}: sha256Object missing`);
   }
-  if (metadata.format === BACKUP_FORMAT_V2) checkDigestSegments(metadata, where);
+  if (metadata.format !== BACKUP_FORMAT_V1) checkDigestSegments(metadata, where);
   checkParentLink(metadata.parent, where);
   for (const record of metadata.objects) {
     if (!COMPRESSION_ALGORITHMS.includes(record.compression)) {
