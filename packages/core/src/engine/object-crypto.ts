@@ -17,6 +17,11 @@ export const ENCRYPTION_ALGORITHM = 'aes-256-gcm';
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 export const KEY_BYTES = 32;
+/**
+ * Node's cipher returns a new buffer per `update`: 256 KiB slices keep that garbage small and reused, where one
+ * call per 8 MiB chunk faulted in fresh memory for every chunk (peak RSS 304 MiB encrypted against 180 plain).
+ */
+const SLICE_BYTES = 256 * 1024;
 /** What sealing adds to an object's length. */
 export const ENVELOPE_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
@@ -42,9 +47,11 @@ export function sealInto(key: Uint8Array, aad: Uint8Array, plain: Uint8Array, ta
   cipher.setAAD(aad);
   target.set(nonce, 0);
   let at = NONCE_BYTES;
-  const body = cipher.update(plain);
-  target.set(body, at);
-  at += body.length;
+  for (let from = 0; from < plain.length; from += SLICE_BYTES) {
+    const body = cipher.update(plain.subarray(from, from + SLICE_BYTES));
+    target.set(body, at);
+    at += body.length;
+  }
   const tail = cipher.final();
   target.set(tail, at);
   at += tail.length;
@@ -59,8 +66,8 @@ export function seal(key: Uint8Array, aad: Uint8Array, plain: Uint8Array): Buffe
 
 /**
  * Open an envelope into `target` (at least `envelope.length - ENVELOPE_OVERHEAD` bytes; it may be the envelope's
- * own memory: the plaintext is written only after the tag checked). Returns the plaintext's length, or undefined
- * when authentication fails (altered, another backup's or position's object, or another key).
+ * own memory). Returns the plaintext's length, or undefined when authentication fails (altered, another backup's
+ * or position's object, or another key): then `target` holds unauthenticated bytes and must not be used.
  */
 export function openInto(key: Uint8Array, aad: Uint8Array, envelope: Uint8Array, target: Uint8Array): number | undefined {
   if (envelope.length < ENVELOPE_OVERHEAD) return undefined;
@@ -69,15 +76,22 @@ export function openInto(key: Uint8Array, aad: Uint8Array, envelope: Uint8Array,
   const decipher = createDecipheriv(ENCRYPTION_ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
-  const plain = decipher.update(envelope.subarray(NONCE_BYTES, envelope.length - TAG_BYTES));
+  const body = envelope.subarray(NONCE_BYTES, envelope.length - TAG_BYTES);
+  // Slice by slice into `target`: when it is the envelope's memory, each slice lands 12 bytes before where it was
+  // read, over bytes already consumed. A failed tag returns undefined: callers never use `target` then.
+  let at = 0;
+  for (let from = 0; from < body.length; from += SLICE_BYTES) {
+    const plain = decipher.update(body.subarray(from, from + SLICE_BYTES));
+    target.set(plain, at);
+    at += plain.length;
+  }
   try {
-    // GCM releases nothing at final(): it only checks the tag. Nothing reaches `target` before that.
+    // GCM releases nothing at final(): it only checks the tag.
     decipher.final();
   } catch {
     return undefined;
   }
-  target.set(plain, 0);
-  return plain.length;
+  return at;
 }
 
 export function open(key: Uint8Array, aad: Uint8Array, envelope: Uint8Array): Buffer | undefined {
